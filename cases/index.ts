@@ -1,0 +1,15 @@
+// The suite: every case by name, in the order a default run takes them.
+import type { Case } from './case.ts';
+import noiommuDma from './noiommu-dma.ts';
+import { UsageError } from '../harness/errors.ts';
+
+export const allCases: Case[] = [noiommuDma];
+
+export function pickCases(names: string[]): Case[] {
+  if (names.length === 0) return allCases;
+  return names.map((n) => {
+    const c = allCases.find((k) => k.name === n);
+    if (!c) throw new UsageError(`unknown case '${n}': known cases are ${allCases.map((k) => k.name).join(', ')}`);
+    return c;
+  });
+}

@@ -1,0 +1,39 @@
+/* The plan the host gave this boot, and the verdict helpers every case uses. */
+#ifndef VH_AGENT_H
+#define VH_AGENT_H
+#include <stdint.h>
+
+#define VH_PAGE 4096u
+#define VH_MAX_PAGES 1024
+
+struct plan {
+	char casename[64];
+	char dma_bdf[32]; /* the edu device */
+	int pages;        /* DMA buffer size in pages */
+	int stage;
+};
+
+struct case_def {
+	const char *name;
+	int (*run)(const struct plan *p);
+};
+
+extern const struct case_def vh_cases[];
+
+/* Assertion bookkeeping: a hard failure blocks the steps that need it; a missing
+ * capability turns every remaining assertion into SKIP with the kernel's reason. */
+int step(const char *name);
+void pass(const char *name);
+void fail_hard(const char *name, const char *phase, int err, const char *expected, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void fail_soft(const char *name, const char *phase, int err, const char *expected, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void lacks(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int lacking(void);
+
+uint64_t now_ms(void);
+uint64_t uptime_ms(void);
+void rng_seed(uint64_t seed);
+void rng_fill(void *buf, uint64_t len);
+
+#endif

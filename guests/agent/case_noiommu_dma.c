@@ -1,0 +1,87 @@
+/* noiommu-dma: pin memory through an IOAS, learn its physical addresses from the kernel,
+ * and prove them with real DMA. */
+#include "driver.h"
+#include "ktap.h"
+#include "vfio.h"
+#include <errno.h>
+#include <unistd.h>
+
+#define ASSERTIONS 15
+#define IOVA 0x100000ull
+
+static struct dmabuf buf;
+
+int case_noiommu_dma(const struct plan *p)
+{
+	struct vdev d = { .bdf = p->dma_bdf, .devfd = -1, .iommufd = -1 };
+	long pin_before = 0, pin_mapped = 0;
+	uint64_t len, pa;
+	int err;
+
+	ktap_header(ASSERTIONS);
+	require_noiommu_kernel();
+	assert_bound_to_vfio_pci(&d);
+	assert_noiommu_cdev(&d);
+	assert_taint_user();
+	assert_bind_iommufd(&d);
+	assert_ioas_alloc(&d);
+	assert_attach_ioas(&d);
+	assert_edu_bar0(&d);
+
+	if (step("ioas_map")) {
+		pin_before = vmpin_kb(getpid());
+		err = dmabuf_create(&buf, p->pages, IOVA);
+		if (!err)
+			err = ioas_map(d.iommufd, d.ioas, buf.va, buf.len, buf.iova);
+		if (err)
+			fail_hard("ioas_map", "map", -err, "IOMMU_IOAS_MAP of a memfd-backed buffer", "%d pages failed", p->pages);
+		else
+			pass("ioas_map");
+	}
+	if (step("vmpin_grows_by_mapped_size")) {
+		pin_mapped = vmpin_kb(getpid());
+		if (pin_mapped - pin_before != (long)(buf.len / 1024))
+			fail_soft("vmpin_grows_by_mapped_size", "map", 0, "VmPin grows by the mapped size",
+				  "VmPin %ld kB -> %ld kB for %llu kB mapped", pin_before, pin_mapped, (unsigned long long)buf.len / 1024);
+		else
+			pass("vmpin_grows_by_mapped_size");
+	}
+	assert_get_pa_every_page(&d, &buf);
+	assert_dma_roundtrip(&d, &buf);
+
+	if (step("get_pa_unmapped_enoent")) {
+		len = VH_PAGE;
+		err = noiommu_get_pa(d.iommufd, d.ioas, IOVA + buf.len + 0x100000, &len, &pa);
+		if (err != -ENOENT)
+			fail_soft("get_pa_unmapped_enoent", "get_pa", -err, "ENOENT", "GET_PA on an unmapped IOVA returned %d", err);
+		else
+			pass("get_pa_unmapped_enoent");
+	}
+	if (step("get_pa_zero_length_einval")) {
+		len = 0;
+		err = noiommu_get_pa(d.iommufd, d.ioas, IOVA, &len, &pa);
+		if (err != -EINVAL)
+			fail_soft("get_pa_zero_length_einval", "get_pa", -err, "EINVAL", "GET_PA with length 0 returned %d", err);
+		else
+			pass("get_pa_zero_length_einval");
+	}
+	if (step("get_hw_info_refused")) {
+		err = iommu_get_hw_info(d.iommufd, d.devid);
+		if (err != -EOPNOTSUPP)
+			fail_soft("get_hw_info_refused", "hw_info", -err, "EOPNOTSUPP", "IOMMU_GET_HW_INFO returned %d", err);
+		else
+			pass("get_hw_info_refused");
+	}
+	if (step("unmap_restores_vmpin")) {
+		long after;
+
+		err = ioas_unmap(d.iommufd, d.ioas, buf.iova, buf.len);
+		after = vmpin_kb(getpid());
+		if (err || after != pin_before)
+			fail_soft("unmap_restores_vmpin", "unmap", -err, "IOAS_UNMAP succeeds and VmPin returns",
+				  "VmPin %ld kB before map, %ld kB mapped, %ld kB after unmap", pin_before, pin_mapped, after);
+		else
+			pass("unmap_restores_vmpin");
+	}
+	return ktap_failures() ? 1 : 0;
+}

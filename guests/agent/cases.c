@@ -1,0 +1,10 @@
+#include "agent.h"
+#include <stddef.h>
+
+int case_noiommu_dma(const struct plan *p);
+
+/* Assertion names and plans live with each case; the host's case file lists the same names. */
+const struct case_def vh_cases[] = {
+	{ "noiommu-dma", case_noiommu_dma },
+	{ NULL, NULL },
+};

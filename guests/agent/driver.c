@@ -1,0 +1,282 @@
+#include "driver.h"
+#include "edu.h"
+#include "ktap.h"
+#include "vfio.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <linux/pci_regs.h>
+
+#define NOIOMMU_PARAM "/sys/module/vfio/parameters/enable_unsafe_noiommu_mode"
+
+void require_noiommu_kernel(void)
+{
+	char v[8];
+
+	if (access("/sys/bus/pci/drivers/vfio-pci", F_OK))
+		lacks("kernel has no vfio-pci driver (CONFIG_VFIO_PCI)");
+	else if (access("/dev/iommu", F_OK))
+		lacks("kernel has no /dev/iommu (CONFIG_IOMMUFD)");
+	else if (read_file(NOIOMMU_PARAM, v, sizeof(v)))
+		lacks("kernel lacks VFIO no-IOMMU mode (CONFIG_VFIO_NOIOMMU): no " NOIOMMU_PARAM);
+	else if (v[0] != 'Y')
+		lacks("vfio.enable_unsafe_noiommu_mode is off in this boot");
+}
+
+void assert_bound_to_vfio_pci(struct vdev *d)
+{
+	const char *name = "bound_to_vfio_pci";
+	char drv[64] = "";
+	int err;
+
+	if (!step(name))
+		return;
+	err = pci_bind_vfio(d->bdf);
+	if (!err)
+		err = pci_driver(d->bdf, drv, sizeof(drv));
+	if (err || strcmp(drv, "vfio-pci"))
+		fail_hard(name, "bind", -err, "driver vfio-pci via driver_override", "driver '%s' after binding %s", drv, d->bdf);
+	else
+		pass(name);
+}
+
+void assert_noiommu_cdev(struct vdev *d)
+{
+	const char *name = "noiommu_cdev";
+	char path[128];
+	int err;
+
+	if (!step(name))
+		return;
+	err = vfio_cdev_name(d->bdf, d->cdev, sizeof(d->cdev));
+	if (err) {
+		fail_hard(name, "cdev", -err, "a vfio-dev entry under the device", "none");
+		return;
+	}
+	if (strncmp(d->cdev, "noiommu-vfio", 12)) {
+		fail_hard(name, "cdev", 0, "/dev/vfio/devices/noiommu-vfioN", "/dev/vfio/devices/%s", d->cdev);
+		return;
+	}
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", d->cdev);
+	d->devfd = open(path, O_RDWR | O_CLOEXEC);
+	if (d->devfd < 0) {
+		fail_hard(name, "cdev", errno, "open succeeds", "open(%s) failed", path);
+		return;
+	}
+	ktap_info("cdev", "%s", path);
+	pass(name);
+}
+
+void assert_taint_user(void)
+{
+	const char *name = "taint_user_set";
+	long t;
+
+	if (!step(name))
+		return;
+	t = taint_mask();
+	if (t < 0 || !(t & 64))
+		fail_soft(name, "cdev", t < 0 ? (int)-t : 0, "tainted & 64 (U)", "tainted = %ld", t);
+	else
+		pass(name);
+}
+
+void assert_bind_iommufd(struct vdev *d)
+{
+	const char *name = "bind_iommufd";
+	int err;
+
+	if (!step(name))
+		return;
+	d->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (d->iommufd < 0) {
+		fail_hard(name, "bind", errno, "open(/dev/iommu) succeeds", "open failed");
+		return;
+	}
+	err = vfio_bind_iommufd(d->devfd, d->iommufd, &d->devid);
+	if (err)
+		fail_hard(name, "bind", -err, "VFIO_DEVICE_BIND_IOMMUFD succeeds", "ioctl failed");
+	else
+		pass(name);
+}
+
+void assert_ioas_alloc(struct vdev *d)
+{
+	const char *name = "ioas_alloc";
+	int err;
+
+	if (!step(name))
+		return;
+	err = ioas_alloc(d->iommufd, &d->ioas);
+	if (err)
+		fail_hard(name, "ioas", -err, "IOMMU_IOAS_ALLOC succeeds", "ioctl failed");
+	else
+		pass(name);
+}
+
+void assert_attach_ioas(struct vdev *d)
+{
+	const char *name = "attach_ioas";
+	int err;
+
+	if (!step(name))
+		return;
+	err = vfio_attach_pt(d->devfd, d->ioas, &d->hwpt);
+	if (err)
+		fail_hard(name, "attach", -err, "VFIO_DEVICE_ATTACH_IOMMUFD_PT succeeds", "ioctl failed");
+	else
+		pass(name);
+}
+
+void assert_edu_bar0(struct vdev *d)
+{
+	const char *name = "edu_bar0_responds";
+	uint32_t id, live;
+	uint16_t cmd;
+	int err;
+
+	if (!step(name))
+		return;
+	d->bar = vfio_map_bar(d->devfd, 0, &d->bar_size, &err);
+	if (!d->bar) {
+		fail_hard(name, "bar", -err, "BAR0 mmap through the VFIO device fd", "failed");
+		return;
+	}
+	id = edu_read32(d->bar, EDU_ID);
+	edu_write32(d->bar, EDU_LIVENESS, 0x12345678u);
+	live = edu_read32(d->bar, EDU_LIVENESS);
+	if ((id & 0xffff) != 0xed || live != ~0x12345678u) {
+		fail_hard(name, "bar", 0, "id 0x..ed and liveness 0xedcba987", "id 0x%08x liveness 0x%08x", id, live);
+		return;
+	}
+	/* vfio-pci clears bus master when the device is opened; DMA needs it back. */
+	err = vfio_config_read16(d->devfd, PCI_COMMAND, &cmd);
+	if (!err)
+		err = vfio_config_write16(d->devfd, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	if (err) {
+		fail_hard(name, "bar", -err, "PCI_COMMAND bus master set through the config region", "failed");
+		return;
+	}
+	ktap_info("edu_id", "0x%08x", id);
+	pass(name);
+}
+
+int dmabuf_create(struct dmabuf *b, int pages, uint64_t iova)
+{
+	memset(b, 0, sizeof(*b));
+	b->len = (uint64_t)pages * VH_PAGE;
+	b->iova = iova;
+	b->memfd = memfd_create("vh-dma", MFD_CLOEXEC);
+	if (b->memfd < 0)
+		return -errno;
+	if (ftruncate(b->memfd, (off_t)b->len))
+		return -errno;
+	b->va = mmap(NULL, b->len, PROT_READ | PROT_WRITE, MAP_SHARED, b->memfd, 0);
+	if (b->va == MAP_FAILED) {
+		b->va = NULL;
+		return -errno;
+	}
+	memset(b->va, 0, b->len);
+	return 0;
+}
+
+void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b)
+{
+	const char *name = "get_pa_every_page";
+	uint64_t off = 0;
+
+	if (!step(name))
+		return;
+	b->runs = 0;
+	while (off < b->len) {
+		uint64_t len = b->len - off, pa = 0;
+		int err = noiommu_get_pa(d->iommufd, d->ioas, b->iova + off, &len, &pa);
+
+		if (err == -ENOTTY) {
+			lacks("kernel lacks IOMMU_IOAS_NOIOMMU_GET_PA: ioctl returned ENOTTY");
+			step(name);
+			return;
+		}
+		if (err) {
+			fail_hard(name, "get_pa", -err, "GET_PA succeeds on a mapped IOVA", "failed at iova 0x%llx", (unsigned long long)(b->iova + off));
+			return;
+		}
+		if (!pa || (pa & (VH_PAGE - 1)) || !len || (len & (VH_PAGE - 1)) || len > b->len - off) {
+			fail_hard(name, "get_pa", 0, "page-aligned non-zero PA and a whole-page contiguous length",
+				  "iova 0x%llx -> pa 0x%llx length %llu", (unsigned long long)(b->iova + off),
+				  (unsigned long long)pa, (unsigned long long)len);
+			return;
+		}
+		for (uint64_t k = 0; k < len / VH_PAGE; k++)
+			b->pa[(off / VH_PAGE) + k] = pa + k * VH_PAGE;
+		off += len;
+		b->runs++;
+	}
+	ktap_info("get_pa_runs", "%u", b->runs);
+	ktap_info("first_pa", "0x%llx", (unsigned long long)b->pa[0]);
+	pass(name);
+}
+
+/* QEMU before 9.1 refuses a transfer that ends exactly at the end of edu's 4 KiB buffer,
+ * so each page goes out as 4095 bytes and comes back shifted by one byte; the byte the
+ * device must not touch proves it wrote exactly where it was told. Even pages shift up,
+ * odd pages down, so every byte position is moved by DMA in both directions across a run. */
+#define DMA_XFER (VH_PAGE - 1)
+
+void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b)
+{
+	const char *name = "dma_roundtrip_every_page";
+	uint8_t *want = malloc(VH_PAGE);
+	uint64_t seed = 0, t0 = now_ms();
+	uint32_t pages = (uint32_t)(b->len / VH_PAGE);
+
+	if (!step(name) || !want) {
+		free(want);
+		return;
+	}
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = t0;
+	rng_seed(seed);
+	ktap_info("dma_seed", "0x%llx", (unsigned long long)seed);
+	for (uint32_t i = 0; i < pages; i++) {
+		uint8_t *page = b->va + (uint64_t)i * VH_PAGE;
+		uint32_t out_off = i % 2 ? 1 : 0, in_off = i % 2 ? 0 : 1;
+		int err;
+
+		rng_fill(want, VH_PAGE);
+		memcpy(page, want, VH_PAGE);
+		err = edu_dma(d->bar, b->pa[i] + out_off, DMA_XFER, 0);
+		/* Overwrite the page so only the device's copy can restore it. */
+		for (uint32_t k = 0; !err && k < VH_PAGE; k++)
+			page[k] = (uint8_t)~want[k];
+		if (!err)
+			err = edu_dma(d->bar, b->pa[i] + in_off, DMA_XFER, 1);
+		if (err) {
+			fail_hard(name, "dma", -err, "edu DMA completes", "page %u (pa 0x%llx) timed out", i, (unsigned long long)b->pa[i]);
+			free(want);
+			return;
+		}
+		for (uint32_t k = 0; k < VH_PAGE; k++) {
+			/* Byte k came from byte k - in_off + out_off, or (outside the window) was left alone. */
+			int in_window = k >= in_off && k < in_off + DMA_XFER;
+			uint8_t expect = in_window ? want[k - in_off + out_off] : (uint8_t)~want[k];
+
+			if (page[k] != expect) {
+				fail_hard(name, "dma", 0, "the bytes written before the round trip, untouched outside the window",
+					  "page %u (pa 0x%llx) byte %u: 0x%02x, wanted 0x%02x", i, (unsigned long long)b->pa[i], k,
+					  page[k], expect);
+				free(want);
+				return;
+			}
+		}
+	}
+	ktap_info("dma_ms", "%llu", (unsigned long long)(now_ms() - t0));
+	ktap_info("dma_transfers", "%u", pages * 2);
+	free(want);
+	pass(name);
+}

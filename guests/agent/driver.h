@@ -1,0 +1,40 @@
+/* The userspace driver under test: edu through the noiommu VFIO cdev and iommufd. */
+#ifndef VH_DRIVER_H
+#define VH_DRIVER_H
+#include "agent.h"
+#include <stdint.h>
+
+struct vdev {
+	const char *bdf;
+	char cdev[64];
+	int devfd, iommufd;
+	uint32_t devid, ioas, hwpt;
+	volatile uint8_t *bar;
+	uint64_t bar_size;
+};
+
+struct dmabuf {
+	int memfd;
+	uint8_t *va;
+	uint64_t len, iova;
+	uint32_t runs; /* physically contiguous runs GET_PA reported */
+	uint64_t pa[VH_MAX_PAGES];
+};
+
+/* Gates on what the running kernel offers; calls lacks() with its reason. */
+void require_noiommu_kernel(void);
+
+/* Each of these is one assertion of the same name. */
+void assert_bound_to_vfio_pci(struct vdev *d);
+void assert_noiommu_cdev(struct vdev *d);
+void assert_taint_user(void);
+void assert_bind_iommufd(struct vdev *d);
+void assert_ioas_alloc(struct vdev *d);
+void assert_attach_ioas(struct vdev *d);
+void assert_edu_bar0(struct vdev *d);
+void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b);
+void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b);
+
+int dmabuf_create(struct dmabuf *b, int pages, uint64_t iova);
+
+#endif

@@ -1,0 +1,100 @@
+/* vh-agent: PID 1 of every test VM. Reads its plan from the kernel command line, runs the
+ * case's driver in a child, reports KTAP on the result channel, then powers off. */
+#include "agent.h"
+#include "ktap.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RESULT_CHANNEL "/dev/ttyS1"
+
+static void mount_basics(void)
+{
+	mkdir("/proc", 0755);
+	mkdir("/sys", 0755);
+	mkdir("/dev", 0755);
+	mkdir("/tmp", 01777);
+	mount("proc", "/proc", "proc", 0, NULL);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
+	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+}
+
+static void parse_plan(struct plan *p)
+{
+	static char cmdline[4096];
+	int fd = open("/proc/cmdline", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, cmdline, sizeof(cmdline) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	memset(p, 0, sizeof(*p));
+	p->pages = 16;
+	p->stage = 1;
+	if (n <= 0)
+		return;
+	cmdline[n] = 0;
+	for (char *tok = strtok(cmdline, " \n"); tok; tok = strtok(NULL, " \n")) {
+		if (!strncmp(tok, "vh.case=", 8))
+			snprintf(p->casename, sizeof(p->casename), "%s", tok + 8);
+		else if (!strncmp(tok, "vh.dma=", 7))
+			snprintf(p->dma_bdf, sizeof(p->dma_bdf), "%s", tok + 7);
+		else if (!strncmp(tok, "vh.pages=", 9))
+			p->pages = atoi(tok + 9);
+		else if (!strncmp(tok, "vh.stage=", 9))
+			p->stage = atoi(tok + 9);
+	}
+	if (p->pages < 1)
+		p->pages = 1;
+	if (p->pages > VH_MAX_PAGES)
+		p->pages = VH_MAX_PAGES;
+}
+
+static void power_off(void)
+{
+	sync();
+	reboot(RB_POWER_OFF);
+	for (;;)
+		pause();
+}
+
+int main(void)
+{
+	const struct case_def *c = NULL;
+	struct plan plan;
+	int status = 0;
+	pid_t child;
+
+	if (getpid() == 1)
+		mount_basics();
+	parse_plan(&plan);
+	ktap_open(getenv("VH_RESULT") ? getenv("VH_RESULT") : RESULT_CHANNEL);
+	ktap_info("agent", "start stage=%d case=%s uptime_ms=%llu", plan.stage, plan.casename, (unsigned long long)uptime_ms());
+	for (const struct case_def *k = vh_cases; k->name; k++)
+		if (!strcmp(k->name, plan.casename))
+			c = k;
+	if (!c) {
+		ktap_info("agent", "error unknown case '%s'", plan.casename);
+		power_off();
+	}
+	/* The driver runs in a child: the agent outlives its crash and says so. */
+	child = fork();
+	if (child == 0)
+		_exit(c->run(&plan));
+	if (child < 0 || waitpid(child, &status, 0) < 0)
+		ktap_info("agent", "error fork/wait: %s", strerror(errno));
+	else if (WIFSIGNALED(status))
+		ktap_info("agent", "crash signal=%d", WTERMSIG(status));
+	ktap_info("agent", "done stage=%d exit=%d uptime_ms=%llu", plan.stage, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		  (unsigned long long)uptime_ms());
+	power_off();
+	return 0;
+}

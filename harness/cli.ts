@@ -1,0 +1,149 @@
+// vfio-handover: the command line. Parses, runs, maps outcomes to exit codes; never a stack trace.
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import { allCases, pickCases } from '../cases/index.ts';
+import { ExitCode, InfraError, UsageError } from './errors.ts';
+import { ensureHostNeeds, onPath, qemuNeeds } from './host-deps.ts';
+import { defaultKernelSpec, parseKernelSpec, resolveKernel } from './kernel/spec.ts';
+import { buildGuest } from './guest/initramfs.ts';
+import { chooseAccel } from './qemu/accel.ts';
+import { hostArch } from './qemu/arch.ts';
+import { defaultTimeouts, runCase } from './run-case.ts';
+import { ResultsDir } from './results.ts';
+import { tapCase, tapHeader } from './report/tap.ts';
+import { note, status, endStatus } from './progress.ts';
+import type { CaseResult } from './verdict.ts';
+
+const usage = `usage: vfio-handover <command> [options]
+  run [CASE...]      run cases (default: the whole suite) and print TAP
+      --kernel SPEC  ${defaultKernelSpec} (default) | image:PATH[,config=PATH][,headers=DIR]
+      --tap          TAP on stdout even on a terminal
+      --results DIR  write results/<run-id> under DIR (default: results/)
+  build              build the kernel and guest for --kernel SPEC, run nothing
+  list               list the cases`;
+
+async function findQemu(binary: string): Promise<string> {
+  const forced = process.env.VFIO_HANDOVER_QEMU;
+  if (forced) {
+    const found = onPath(forced);
+    if (!found) throw new UsageError(`QEMU not found: ${forced} (VFIO_HANDOVER_QEMU)`);
+    return found;
+  }
+  await ensureHostNeeds(qemuNeeds, 'running VMs');
+  const found = onPath(binary);
+  if (!found) throw new UsageError(`QEMU not found: ${binary} (apt-get install qemu-system-x86)`);
+  return found;
+}
+
+async function qemuVersion(qemu: string): Promise<string> {
+  const r = await execa(qemu, ['--version'], { reject: false });
+  return String(r.stdout).split('\n')[0] ?? 'unknown';
+}
+
+function exitCodeFor(results: CaseResult[]): number {
+  if (results.some((r) => r.status === 'error')) return ExitCode.infra;
+  if (results.some((r) => r.status === 'fail')) return ExitCode.failed;
+  return ExitCode.ok;
+}
+
+function summaryTable(results: CaseResult[]): string[] {
+  const rows = results.map((r) => [r.case, r.status.toUpperCase(), r.timings.wall_ms ? `${(r.timings.wall_ms / 1000).toFixed(1)} s` : '-', r.reason ?? '']);
+  const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length), 4));
+  return rows.map((r) => `${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]!.padStart(w[2]!)}  ${r[3]}`);
+}
+
+async function cmdRun(positionals: string[], values: { kernel?: string; tap?: boolean; results?: string }): Promise<number> {
+  const cases = pickCases(positionals);
+  const spec = parseKernelSpec(values.kernel ?? defaultKernelSpec);
+  const arch = hostArch();
+  const qemu = await findQemu(arch.qemu);
+  const kernel = await resolveKernel(spec);
+  const guest = await buildGuest(kernel);
+  const accel = chooseAccel();
+  const results = new ResultsDir(values.results);
+  const tapOut = Boolean(values.tap) || !process.stdout.isTTY;
+  results.meta({
+    started: new Date().toISOString(),
+    kernel: { spec: kernel.spec, version: kernel.version, key: kernel.key, bzImage: kernel.bzImage },
+    accel,
+    qemu: await qemuVersion(qemu),
+    cases: cases.map((c) => c.name),
+  });
+  note(`running ${cases.length} case(s) on ${kernel.spec} with ${accel.name.toUpperCase()} (${accel.why}); results in ${results.dir}`);
+  const emit = (lines: string[]) => {
+    results.tap(lines);
+    if (tapOut) process.stdout.write(lines.map((l) => `${l}\n`).join(''));
+  };
+  emit(tapHeader(cases.length));
+  const done: CaseResult[] = [];
+  for (const [i, c] of cases.entries()) {
+    const started = Date.now();
+    const r = await runCase(c, {
+      kernel,
+      guest,
+      accel,
+      arch,
+      qemu,
+      outDir: results.dir,
+      timeouts: defaultTimeouts(accel),
+      onPhase: (k, p) => status(`[${i + 1}/${cases.length}] ${k.name}: ${p} (${Math.round((Date.now() - started) / 1000)} s)`, 0),
+    });
+    endStatus();
+    done.push(r);
+    results.caseResult(r);
+    emit(tapCase(r, i + 1));
+    note(`[${i + 1}/${cases.length}] ${c.name}: ${r.status.toUpperCase()}${r.reason ? ` - ${r.reason}` : ''}`);
+  }
+  if (!tapOut) process.stdout.write(`${summaryTable(done).join('\n')}\n`);
+  else process.stderr.write(`${summaryTable(done).join('\n')}\n`);
+  return exitCodeFor(done);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      kernel: { type: 'string' },
+      tap: { type: 'boolean' },
+      results: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || command === 'help' || command === undefined) {
+    process.stdout.write(`${usage}\n`);
+    return command === undefined && !values.help ? ExitCode.usage : ExitCode.ok;
+  }
+  switch (command) {
+    case 'run':
+      return cmdRun(rest, values);
+    case 'build': {
+      const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec));
+      const guest = await buildGuest(kernel);
+      process.stdout.write(`kernel ${kernel.bzImage}\ninitramfs ${guest.initramfs}\n`);
+      return ExitCode.ok;
+    }
+    case 'list':
+      for (const c of allCases) process.stdout.write(`${c.name.padEnd(16)} ${c.summary}\n`);
+      return ExitCode.ok;
+    default:
+      throw new UsageError(`unknown command '${command}'\n${usage}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    endStatus();
+    const err = e as Error & { code?: string };
+    if (err instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`vfio-handover: ${err.message}\n`);
+      process.exit(ExitCode.usage);
+    }
+    const prefix = err instanceof InfraError ? '' : 'internal error: ';
+    process.stderr.write(`vfio-handover: ${prefix}${err.message}\n`);
+    if (process.env.VFIO_HANDOVER_DEBUG) process.stderr.write(`${err.stack}\n`);
+    process.exit(ExitCode.infra);
+  },
+);

@@ -1,0 +1,109 @@
+// Out-of-tree kernel build with our fragments, cached by source version and fragment hash.
+import { existsSync, mkdirSync, writeFileSync, readFileSync, copyFileSync, rmSync, renameSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { InfraError } from '../errors.ts';
+import { note, status, endStatus } from '../progress.ts';
+import { describeMiss, fragmentsHash, missingSymbols, parseConfig, type Fragment } from './fragments.ts';
+import { withLock } from './lock.ts';
+
+/** A built kernel, as everything downstream sees it. */
+export interface Kernel {
+  /** What the user named, e.g. debian:7.3. */
+  spec: string;
+  /** Source version, e.g. 7.3.4-1~bpo13+1. */
+  version: string;
+  bzImage: string;
+  /** The kernel's .config, when known. */
+  config?: string;
+  /** Output of make headers_install (contains include/). */
+  headers: string;
+  /** Cache key of this build. */
+  key: string;
+}
+
+/** Bump when the recipe changes in a way that changes the output. */
+const recipeVersion = 'recipe-1';
+
+export interface BuildRequest {
+  spec: string;
+  version: string;
+  tree: string;
+  fragments: Fragment[];
+  cache: string;
+}
+
+export function buildKey(req: Pick<BuildRequest, 'version' | 'fragments'>): string {
+  return `${req.version.replace(/[^A-Za-z0-9.+-]/g, '_')}-${fragmentsHash(req.fragments, recipeVersion)}`;
+}
+
+function kernelFrom(dir: string, spec: string, version: string, key: string): Kernel {
+  return { spec, version, key, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), headers: join(dir, 'headers') };
+}
+
+export async function buildKernel(req: BuildRequest): Promise<Kernel> {
+  const key = buildKey(req);
+  const dir = join(req.cache, 'kernels', key);
+  const done = join(dir, '.complete');
+  if (existsSync(done)) return kernelFrom(dir, req.spec, req.version, key);
+  return withLock(`${dir}.lock`, async () => {
+    if (existsSync(done)) return kernelFrom(dir, req.spec, req.version, key);
+    const out = join(dir, 'build');
+    mkdirSync(out, { recursive: true });
+    const t0 = Date.now();
+    const make = (args: string[], label: string) => runMake(req.tree, out, args, label, t0);
+    note(`kernel ${req.spec} (${req.version}, fragments ${key.split('-').pop()}): configuring`);
+    await make(['allnoconfig'], 'allnoconfig');
+    const merge = await execa(
+      join(req.tree, 'scripts/kconfig/merge_config.sh'),
+      ['-m', '-O', out, join(out, '.config'), ...req.fragments.map((f) => f.path)],
+      { cwd: req.tree, all: true, reject: false },
+    );
+    if (merge.exitCode !== 0) throw new InfraError(`merge_config.sh failed: ${String(merge.all).trim().split('\n').pop()}`);
+    await make(['olddefconfig'], 'olddefconfig');
+    const config = parseConfig(readFileSync(join(out, '.config'), 'utf8'));
+    const misses = missingSymbols(config, req.fragments);
+    if (misses.length > 0) throw new InfraError(`kernel config check failed: ${misses.map(describeMiss).join('; ')}`);
+    const jobs = String(availableParallelism() + 1);
+    await make([`-j${jobs}`, 'bzImage'], 'bzImage');
+    const hdr = join(dir, 'headers.tmp');
+    rmSync(hdr, { recursive: true, force: true });
+    await make(['headers_install', `INSTALL_HDR_PATH=${hdr}`], 'headers_install');
+    rmSync(join(dir, 'headers'), { recursive: true, force: true });
+    renameSync(hdr, join(dir, 'headers'));
+    copyFileSync(join(out, 'arch/x86/boot/bzImage'), join(dir, 'bzImage'));
+    copyFileSync(join(out, '.config'), join(dir, 'config'));
+    const release = readFileSync(join(out, 'include/config/kernel.release'), 'utf8').trim();
+    const seconds = Math.round((Date.now() - t0) / 1000);
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ spec: req.spec, version: req.version, key, release, seconds }, null, 2));
+    writeFileSync(done, '');
+    note(`kernel ${req.spec}: built ${release} in ${seconds} s`);
+    return kernelFrom(dir, req.spec, req.version, key);
+  });
+}
+
+async function runMake(tree: string, out: string, args: string[], label: string, t0: number): Promise<void> {
+  const proc = execa('make', ['-C', tree, `O=${out}`, ...args], { all: true, reject: false, buffer: { all: false } });
+  const tail: string[] = [];
+  let objects = 0;
+  proc.all?.setEncoding('utf8');
+  let partial = '';
+  proc.all?.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      tail.push(line);
+      if (tail.length > 40) tail.shift();
+      if (/^\s+(CC|AS|LD|AR)\b/.test(line)) objects++;
+    }
+    const secs = Math.round((Date.now() - t0) / 1000);
+    status(`kernel: make ${label}: ${objects} objects, ${secs} s`);
+  });
+  const res = await proc;
+  endStatus();
+  if (res.exitCode !== 0) {
+    const err = tail.find((l) => /error:|Error \d/.test(l)) ?? tail.at(-1) ?? '';
+    throw new InfraError(`kernel build failed in make ${label}: ${err.trim()}`);
+  }
+}

@@ -1,0 +1,52 @@
+// Builds the QEMU command line for one VM from plain data.
+import type { Arch } from './arch.ts';
+import type { Accel } from './accel.ts';
+
+export interface VmDevice {
+  /** QEMU device model, e.g. edu. */
+  model: string;
+  props?: Record<string, string>;
+  /** PCI slot on bus 0; the guest sees 0000:00:<slot>.0. */
+  slot: number;
+}
+
+export interface VmSpec {
+  arch: Arch;
+  accel: Accel;
+  qemu: string;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  memoryMiB: number;
+  cpus: number;
+  devices: VmDevice[];
+  /** Unix socket the result channel connects to (the host listens). */
+  resultSocket: string;
+}
+
+export function bdfOf(slot: number): string {
+  return `0000:00:${slot.toString(16).padStart(2, '0')}.0`;
+}
+
+export function qemuArgv(vm: VmSpec): string[] {
+  const accel = vm.accel.name === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg'];
+  const devices = vm.devices.flatMap((d) => {
+    const props = Object.entries(d.props ?? {}).map(([k, v]) => `,${k}=${v}`);
+    return ['-device', `${d.model},addr=${d.slot.toString(16)}.0${props.join('')}`];
+  });
+  return [
+    '-M', vm.arch.machine,
+    ...accel,
+    '-m', `${vm.memoryMiB}M`,
+    '-smp', String(vm.cpus),
+    '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none', '-no-reboot',
+    '-serial', 'stdio',
+    '-chardev', `socket,id=result,path=${vm.resultSocket}`,
+    '-serial', 'chardev:result',
+    '-kernel', vm.kernel,
+    '-initrd', vm.initrd,
+    '-append', vm.cmdline,
+    ...devices,
+    ...vm.arch.extra,
+  ];
+}

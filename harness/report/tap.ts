@@ -1,0 +1,32 @@
+// The one TAP 14 stream on stdout: a subtest per case, an assertion per test point.
+import type { CaseResult } from '../verdict.ts';
+import { yamlBlock } from './yaml.ts';
+
+export function tapHeader(cases: number): string[] {
+  return ['TAP version 14', `1..${cases}`];
+}
+
+export function tapCase(r: CaseResult, n: number): string[] {
+  const ind = '    ';
+  const lines = [`# Subtest: ${r.case}`, `${ind}1..${r.assertions.length}`];
+  r.assertions.forEach((a, i) => {
+    const skip = a.skip ? ` # SKIP ${a.skip}` : '';
+    lines.push(`${ind}${a.ok ? 'ok' : 'not ok'} ${i + 1} - ${a.name}${skip}`);
+    if (!a.ok && a.diag) lines.push(...yamlBlock(a.diag, `${ind}  `));
+  });
+  const time = r.timings.wall_ms !== undefined ? ` # time=${r.timings.wall_ms}ms` : '';
+  if (r.status === 'skip') {
+    lines.push(`ok ${n} - ${r.case} # SKIP ${r.reason ?? ''}`);
+  } else if (r.status === 'pass') {
+    lines.push(`ok ${n} - ${r.case}${time}`);
+  } else {
+    lines.push(`not ok ${n} - ${r.case}${time}`);
+    lines.push(
+      ...yamlBlock(
+        { severity: r.status === 'error' ? 'error' : 'fail', reason: r.reason, phase: r.phase, excerpt: r.excerpt },
+        '  ',
+      ),
+    );
+  }
+  return lines;
+}

@@ -1,0 +1,140 @@
+// Runs one case in one VM: phases with their own timeouts, channels saved as they arrive.
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Case } from '../cases/case.ts';
+import { fragmentPath } from '../kernels/capabilities.ts';
+import type { Kernel } from './kernel/build.ts';
+import { describeMiss, loadFragment, missingSymbols, parseConfig } from './kernel/fragments.ts';
+import type { Guest } from './guest/initramfs.ts';
+import type { Accel } from './qemu/accel.ts';
+import type { Arch } from './qemu/arch.ts';
+import { bdfOf, type VmDevice } from './qemu/argv.ts';
+import { Vm } from './qemu/vm.ts';
+import { judge, skipped, type CaseResult, type Observation } from './verdict.ts';
+
+export type Phase = 'qemu-start' | 'boot' | 'case' | 'poweroff';
+
+export interface RunContext {
+  kernel: Kernel;
+  guest: Guest;
+  accel: Accel;
+  arch: Arch;
+  qemu: string;
+  outDir: string;
+  /** Seconds of silence allowed in each phase. */
+  timeouts: Record<Phase, number>;
+  onPhase?: (c: Case, phase: Phase) => void;
+}
+
+export function defaultTimeouts(accel: Accel): Record<Phase, number> {
+  const slow = accel.name === 'tcg' ? 3 : 1;
+  return { 'qemu-start': 20 * slow, boot: 20 * slow, case: 30 * slow, poweroff: 10 * slow };
+}
+
+/** The case's capabilities checked against the kernel's config, when the config is known. */
+export function missingCapability(c: Case, kernel: Kernel): string | undefined {
+  if (!kernel.config) return undefined;
+  const config = parseConfig(readFileSync(kernel.config, 'utf8'));
+  const miss = missingSymbols(config, c.capabilities.map((cap) => loadFragment(fragmentPath(cap))))[0];
+  return miss ? `kernel config lacks capability: ${describeMiss(miss)}` : undefined;
+}
+
+export function kernelCmdline(c: Case, devices: VmDevice[], arch: Arch): string {
+  const words = [
+    `console=${arch.console}`,
+    'panic=-1',
+    'vfio.enable_unsafe_noiommu_mode=1',
+    'liveupdate=on',
+    'retain_initrd',
+    `vh.case=${c.name}`,
+    ...c.devices.map((d, i) => `vh.${d.role}=${bdfOf(devices[i]!.slot)}`),
+    ...Object.entries(c.params).map(([k, v]) => `vh.${k}=${v}`),
+  ];
+  return words.join(' ');
+}
+
+export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
+  const lacks = missingCapability(c, ctx.kernel);
+  if (lacks) return skipped(c, lacks);
+
+  const devices: VmDevice[] = c.devices.map((d, i) => ({ model: d.model, props: d.props, slot: ctx.arch.firstSlot + i }));
+  const consoleLog = join(ctx.outDir, `${c.name}.console.log`);
+  const resultLog = join(ctx.outDir, `${c.name}.result.log`);
+  writeFileSync(consoleLog, '');
+  writeFileSync(resultLog, '');
+  const obs: Observation = { resultLines: [], console: '', timings: {} };
+  const t0 = Date.now();
+  let phase: Phase = 'qemu-start';
+  let lastProgress = Date.now();
+  let vm: Vm | undefined;
+
+  const enter = (p: Phase) => {
+    phase = p;
+    lastProgress = Date.now();
+    ctx.onPhase?.(c, p);
+  };
+
+  const exited = new Promise<void>((resolve) => {
+    void Vm.start(
+      {
+        arch: ctx.arch,
+        accel: ctx.accel,
+        qemu: ctx.qemu,
+        kernel: ctx.kernel.bzImage,
+        initrd: ctx.guest.initramfs,
+        cmdline: kernelCmdline(c, devices, ctx.arch),
+        memoryMiB: c.memoryMiB ?? 512,
+        cpus: 2,
+        devices,
+        resultSocket: join(ctx.outDir, `.${c.name}.sock`),
+      },
+      {
+        console(chunk) {
+          if (obs.console === '') {
+            obs.timings!.first_console_byte_ms = Date.now() - t0;
+            enter('boot');
+          }
+          obs.console += chunk;
+          appendFileSync(consoleLog, chunk);
+          if (phase !== 'boot') lastProgress = Date.now();
+        },
+        result(line) {
+          obs.resultLines.push(line);
+          appendFileSync(resultLog, `${line}\n`);
+          if (line.startsWith('# vh agent=start')) {
+            obs.timings!.agent_start_ms = Date.now() - t0;
+            enter('case');
+          } else if (line.startsWith('# vh agent=done')) {
+            obs.timings!.agent_done_ms = Date.now() - t0;
+            enter('poweroff');
+          } else {
+            lastProgress = Date.now();
+          }
+        },
+        exit(code, signal, stderr) {
+          obs.exit = { code, signal, stderr };
+          resolve();
+        },
+      },
+    ).then(
+      (v) => (vm = v),
+      (e: Error) => {
+        obs.exit = { code: null, signal: null, stderr: e.message };
+        resolve();
+      },
+    );
+  });
+
+  const ticker = setInterval(() => {
+    const limit = ctx.timeouts[phase];
+    if (Date.now() - lastProgress > limit * 1000 && !obs.timeout) {
+      // After the agent said done, a slow power-off loses nothing: stop QEMU and judge.
+      if (phase !== 'poweroff') obs.timeout = { phase, seconds: limit };
+      vm?.kill();
+    }
+  }, 250);
+  await exited;
+  clearInterval(ticker);
+  obs.timings!.wall_ms = Date.now() - t0;
+  return judge(c, obs);
+}

@@ -1,0 +1,16 @@
+// Capabilities a case can need, each backed by the config fragment named for it.
+import { join } from 'node:path';
+import { fragmentsDir } from '../harness/paths.ts';
+
+export const capabilities = {
+  base: { fragment: 'base', summary: 'console, initramfs, PCI, ACPI power-off' },
+  'noiommu-iommufd': { fragment: 'noiommu-iommufd', summary: 'VFIO cdev in no-IOMMU mode through iommufd (GET_PA)' },
+  liveupdate: { fragment: 'liveupdate', summary: 'Live Update Orchestrator over KHO, kexec_file_load' },
+  sandbox: { fragment: 'sandbox', summary: 'seccomp filters and Landlock for the userspace driver' },
+} as const;
+
+export type CapabilityName = keyof typeof capabilities;
+
+export function fragmentPath(cap: CapabilityName): string {
+  return join(fragmentsDir, `${capabilities[cap].fragment}.config`);
+}
