@@ -1,9 +1,10 @@
 // The suite: every case by name, in the order a default run takes them.
 import type { Case } from './case.ts';
+import boot from './boot.ts';
 import noiommuDma from './noiommu-dma.ts';
 import { UsageError } from '../harness/errors.ts';
 
-export const allCases: Case[] = [noiommuDma];
+export const allCases: Case[] = [boot, noiommuDma];
 
 export function pickCases(names: string[]): Case[] {
   if (names.length === 0) return allCases;

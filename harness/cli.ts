@@ -19,6 +19,7 @@ const usage = `usage: vfio-handover <command> [options]
       --kernel SPEC  ${defaultKernelSpec} (default) | image:PATH[,config=PATH][,headers=DIR]
       --tap          TAP on stdout even on a terminal
       --results DIR  write results/<run-id> under DIR (default: results/)
+      --append WORDS extra guest kernel command-line words (they win over ours)
   build              build the kernel and guest for --kernel SPEC, run nothing
   list               list the cases`;
 
@@ -52,14 +53,14 @@ function summaryTable(results: CaseResult[]): string[] {
   return rows.map((r) => `${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]!.padStart(w[2]!)}  ${r[3]}`);
 }
 
-async function cmdRun(positionals: string[], values: { kernel?: string; tap?: boolean; results?: string }): Promise<number> {
+async function cmdRun(positionals: string[], values: { kernel?: string; tap?: boolean; results?: string; append?: string }): Promise<number> {
   const cases = pickCases(positionals);
   const spec = parseKernelSpec(values.kernel ?? defaultKernelSpec);
   const arch = hostArch();
   const qemu = await findQemu(arch.qemu);
   const kernel = await resolveKernel(spec);
   const guest = await buildGuest(kernel);
-  const accel = chooseAccel();
+  const accel = await chooseAccel(qemu, arch, kernel.bzImage);
   const results = new ResultsDir(values.results);
   const tapOut = Boolean(values.tap) || !process.stdout.isTTY;
   results.meta({
@@ -85,6 +86,7 @@ async function cmdRun(positionals: string[], values: { kernel?: string; tap?: bo
       arch,
       qemu,
       outDir: results.dir,
+      append: values.append,
       timeouts: defaultTimeouts(accel),
       onPhase: (k, p) => status(`[${i + 1}/${cases.length}] ${k.name}: ${p} (${Math.round((Date.now() - started) / 1000)} s)`, 0),
     });
@@ -107,6 +109,7 @@ async function main(argv: string[]): Promise<number> {
       kernel: { type: 'string' },
       tap: { type: 'boolean' },
       results: { type: 'string' },
+      append: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

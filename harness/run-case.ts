@@ -23,6 +23,8 @@ export interface RunContext {
   outDir: string;
   /** Seconds of silence allowed in each phase. */
   timeouts: Record<Phase, number>;
+  /** Extra kernel command-line words from the user; they come last, so they win. */
+  append?: string;
   onPhase?: (c: Case, phase: Phase) => void;
 }
 
@@ -39,7 +41,7 @@ export function missingCapability(c: Case, kernel: Kernel): string | undefined {
   return miss ? `kernel config lacks capability: ${describeMiss(miss)}` : undefined;
 }
 
-export function kernelCmdline(c: Case, devices: VmDevice[], arch: Arch): string {
+export function kernelCmdline(c: Case, devices: VmDevice[], arch: Arch, append = ''): string {
   const words = [
     `console=${arch.console}`,
     'panic=-1',
@@ -49,6 +51,7 @@ export function kernelCmdline(c: Case, devices: VmDevice[], arch: Arch): string 
     `vh.case=${c.name}`,
     ...c.devices.map((d, i) => `vh.${d.role}=${bdfOf(devices[i]!.slot)}`),
     ...Object.entries(c.params).map(([k, v]) => `vh.${k}=${v}`),
+    ...append.split(/\s+/).filter(Boolean),
   ];
   return words.join(' ');
 }
@@ -82,7 +85,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
         qemu: ctx.qemu,
         kernel: ctx.kernel.bzImage,
         initrd: ctx.guest.initramfs,
-        cmdline: kernelCmdline(c, devices, ctx.arch),
+        cmdline: kernelCmdline(c, devices, ctx.arch, ctx.append),
         memoryMiB: c.memoryMiB ?? 512,
         cpus: 2,
         devices,

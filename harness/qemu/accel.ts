@@ -1,6 +1,8 @@
-// KVM when /dev/kvm opens read-write, else TCG; the reason is kept for the report.
+// KVM when /dev/kvm opens and a KVM guest really runs, else TCG; the reason goes in every report.
 import { closeSync, constants, openSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { UsageError } from '../errors.ts';
+import type { Arch } from './arch.ts';
 
 export type AccelName = 'kvm' | 'tcg';
 export interface Accel {
@@ -8,15 +10,45 @@ export interface Accel {
   why: string;
 }
 
-export function chooseAccel(forced = process.env.VFIO_HANDOVER_ACCEL): Accel {
+export function accelArgs(a: AccelName): string[] {
+  return a === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg'];
+}
+
+/** Boots the kernel under KVM until it prints its banner; nested setups can open /dev/kvm yet never run a guest. */
+function probeKvm(qemu: string, arch: Arch, kernel: string, seconds: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const args = ['-M', arch.machine, ...accelArgs('kvm'), '-m', '128M', '-nodefaults', '-no-user-config', '-display', 'none',
+      '-monitor', 'none', '-no-reboot', '-serial', 'stdio', '-kernel', kernel, '-append', `console=${arch.console} panic=-1`];
+    const p = spawn(qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    let settled = false;
+    const finish = (why: string | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      p.kill('SIGKILL');
+      resolve(why);
+    };
+    const timer = setTimeout(() => finish(`KVM guest printed nothing in ${seconds} s`), seconds * 1000);
+    p.stdout.on('data', (c: Buffer) => {
+      if (c.toString().includes('Linux version')) finish(undefined);
+    });
+    p.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    p.on('error', (e) => finish(e.message));
+    p.on('close', () => finish(`QEMU with KVM exited: ${err.trim().split('\n')[0] ?? ''}`));
+  });
+}
+
+export async function chooseAccel(qemu: string, arch: Arch, kernel: string, forced = process.env.VFIO_HANDOVER_ACCEL): Promise<Accel> {
   if (forced) {
     if (forced !== 'kvm' && forced !== 'tcg') throw new UsageError(`VFIO_HANDOVER_ACCEL must be kvm or tcg, not '${forced}'`);
     return { name: forced, why: 'forced by VFIO_HANDOVER_ACCEL' };
   }
   try {
     closeSync(openSync('/dev/kvm', constants.O_RDWR));
-    return { name: 'kvm', why: '/dev/kvm opened read-write' };
   } catch (e) {
     return { name: 'tcg', why: `/dev/kvm: ${(e as NodeJS.ErrnoException).code ?? 'unusable'}` };
   }
+  const broken = await probeKvm(qemu, arch, kernel, 8);
+  return broken ? { name: 'tcg', why: `/dev/kvm opens but ${broken}` } : { name: 'kvm', why: '/dev/kvm works' };
 }

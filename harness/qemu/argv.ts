@@ -1,6 +1,6 @@
 // Builds the QEMU command line for one VM from plain data.
 import type { Arch } from './arch.ts';
-import type { Accel } from './accel.ts';
+import { accelArgs, type Accel } from './accel.ts';
 
 export interface VmDevice {
   /** QEMU device model, e.g. edu. */
@@ -29,7 +29,7 @@ export function bdfOf(slot: number): string {
 }
 
 export function qemuArgv(vm: VmSpec): string[] {
-  const accel = vm.accel.name === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg'];
+  const accel = accelArgs(vm.accel.name);
   const devices = vm.devices.flatMap((d) => {
     const props = Object.entries(d.props ?? {}).map(([k, v]) => `,${k}=${v}`);
     return ['-device', `${d.model},addr=${d.slot.toString(16)}.0${props.join('')}`];

@@ -1,0 +1,31 @@
+// Runs the real CLI as a user would: a child process, real QEMU, results in a scratch folder.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa, type Options } from 'execa';
+import { Parser } from 'tap-parser';
+
+export const cli = resolve(import.meta.dirname, '..', '..', 'vfio-handover');
+
+export function scratch(): string {
+  return mkdtempSync(join(tmpdir(), 'vh-e2e-'));
+}
+
+export function run(args: string[], opts: Options = {}) {
+  return execa(cli, args, { reject: false, all: false, ...opts });
+}
+
+export interface TopLevel {
+  ok: boolean;
+  name: string;
+  skip: string | boolean;
+}
+
+/** Top-level test points (one per case) of a TAP stream, read by the parser CI uses. */
+export function topLevel(tap: string): TopLevel[] {
+  const out: TopLevel[] = [];
+  const p = new Parser();
+  p.on('assert', (a: TopLevel) => out.push(a));
+  p.end(tap);
+  return out;
+}

@@ -1,0 +1,25 @@
+// A kernel without the capability makes the case SKIP, naming what is missing.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { run, scratch, topLevel } from './cli.ts';
+
+describe('capability skips', () => {
+  it('skips with the guest kernel\'s own reason when no-IOMMU mode is off in the booted kernel', async () => {
+    const r = await run(['run', 'noiommu-dma', '--tap', '--results', scratch(), '--append', 'vfio.enable_unsafe_noiommu_mode=0']);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const [c] = topLevel(String(r.stdout));
+    expect(c?.skip).toBe('vfio.enable_unsafe_noiommu_mode is off in this boot');
+  });
+
+  it('skips before booting when the kernel config lacks CONFIG_VFIO_NOIOMMU', async () => {
+    const dir = scratch();
+    const config = join(dir, 'config-no-noiommu');
+    writeFileSync(config, readFileSync(inject('kernelConfig'), 'utf8').replace('CONFIG_VFIO_NOIOMMU=y', '# CONFIG_VFIO_NOIOMMU is not set'));
+    const r = await run(['run', 'noiommu-dma', '--tap', '--results', dir, '--kernel', `image:${inject('kernelImage')},config=${config}`]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const [c] = topLevel(String(r.stdout));
+    expect(c?.ok).toBe(true);
+    expect(String(c?.skip)).toMatch(/CONFIG_VFIO_NOIOMMU=y .*noiommu-iommufd\.config/);
+  });
+});

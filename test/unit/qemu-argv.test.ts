@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import noiommuDma from '../../cases/noiommu-dma.ts';
+import { kernelCmdline } from '../../harness/run-case.ts';
+import { arches } from '../../harness/qemu/arch.ts';
+import { bdfOf, qemuArgv } from '../../harness/qemu/argv.ts';
+import { cpioNewc } from '../../harness/guest/cpio.ts';
+
+const arch = arches.x86_64!;
+
+describe('QEMU command line', () => {
+  it('places each case device at the slot the agent is told about', () => {
+    const devices = [{ model: 'edu', props: { dma_mask: '0xffffffffffffffff' }, slot: 4 }];
+    const argv = qemuArgv({
+      arch, accel: { name: 'tcg', why: 'test' }, qemu: 'qemu', kernel: 'k', initrd: 'i', cmdline: 'c',
+      memoryMiB: 512, cpus: 2, devices, resultSocket: '/tmp/s',
+    });
+    expect(argv.join(' ')).toContain('-device edu,addr=4.0,dma_mask=0xffffffffffffffff');
+    expect(argv.join(' ')).toContain('-accel tcg');
+    expect(argv.join(' ')).toContain('-chardev socket,id=result,path=/tmp/s');
+    expect(kernelCmdline(noiommuDma, devices, arch)).toContain(`vh.dma=${bdfOf(4)}`);
+    expect(bdfOf(4)).toBe('0000:00:04.0');
+  });
+
+  it('lets user words come last so they win', () => {
+    const line = kernelCmdline(noiommuDma, [{ model: 'edu', slot: 4 }], arch, 'vfio.enable_unsafe_noiommu_mode=0');
+    expect(line.endsWith('vfio.enable_unsafe_noiommu_mode=0')).toBe(true);
+  });
+});
+
+describe('cpio newc', () => {
+  it('writes 4-byte aligned headers, the file data and a trailer', () => {
+    const buf = cpioNewc([{ path: 'init', kind: 'file', data: Buffer.from('abc'), mode: 0o755 }]);
+    expect(buf.subarray(0, 6).toString()).toBe('070701');
+    const mode = parseInt(buf.subarray(14, 22).toString(), 16);
+    expect(mode).toBe(0o100755);
+    expect(parseInt(buf.subarray(54, 62).toString(), 16)).toBe(3);
+    expect(buf.length % 4).toBe(0);
+    expect(buf.includes(Buffer.from('TRAILER!!!\0'))).toBe(true);
+  });
+});

@@ -1,0 +1,92 @@
+// The verdict logic, fed real recorded streams (and real streams cut short, as a crash cuts them).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import noiommuDma from '../../cases/noiommu-dma.ts';
+import { judge, parseResultChannel } from '../../harness/verdict.ts';
+
+const fx = (...p: string[]) => readFileSync(join(import.meta.dirname, '..', 'fixtures', ...p), 'utf8');
+const passResult = fx('noiommu-dma-pass', 'noiommu-dma.result.log').split('\n');
+const passConsole = fx('noiommu-dma-pass', 'noiommu-dma.console.log');
+const exit0 = { code: 0, signal: null, stderr: '' };
+
+describe('judge', () => {
+  it('passes a recorded passing run with every declared assertion ok', () => {
+    const r = judge(noiommuDma, { resultLines: passResult, console: passConsole, exit: exit0 });
+    expect(r.status).toBe('pass');
+    expect(r.assertions.map((a) => a.name)).toEqual(noiommuDma.assertions);
+    expect(r.assertions.every((a) => a.ok && !a.skip)).toBe(true);
+    expect(r.info.dma_transfers).toBe('32');
+  });
+
+  it('calls a result channel cut mid-case an error, not a pass', () => {
+    const cut = passResult.slice(0, passResult.findIndex((l) => l.startsWith('ok 9')));
+    const r = judge(noiommuDma, { resultLines: cut, console: passConsole, exit: exit0 });
+    expect(r.status).toBe('error');
+    expect(r.phase).toBe('case');
+    expect(r.reason).toMatch(/ended before the agent finished/);
+  });
+
+  it('fails a run where an assertion the case declares was never reported', () => {
+    const dropped = passResult.filter((l) => !l.startsWith('ok 11 '));
+    const r = judge(noiommuDma, { resultLines: dropped, console: passConsole, exit: exit0 });
+    expect(r.status).toBe('fail');
+    const missing = r.assertions.find((a) => a.name === 'dma_roundtrip_every_page');
+    expect(missing?.ok).toBe(false);
+    expect(missing?.diag?.seen).toBe('missing');
+  });
+
+  it('fails on an assertion the case does not declare', () => {
+    const extra = [...passResult.slice(0, -2), 'ok 16 smuggled_in', ...passResult.slice(-2)];
+    const r = judge(noiommuDma, { resultLines: extra, console: passConsole, exit: exit0 });
+    expect(r.status).toBe('fail');
+    expect(r.assertions.find((a) => a.name === 'smuggled_in')?.ok).toBe(false);
+  });
+
+  it('turns a real kernel panic on the console into an error with the excerpt from the panic line', () => {
+    const r = judge(noiommuDma, { resultLines: [], console: fx('panic-no-rootfs', 'console.log'), exit: exit0 });
+    expect(r.status).toBe('error');
+    expect(r.reason).toMatch(/Kernel panic - not syncing: VFS: Unable to mount root fs/);
+    expect(r.excerpt?.split('\n')[0]).toMatch(/^Kernel panic/);
+  });
+
+  it('names the phase of a timeout', () => {
+    const r = judge(noiommuDma, { resultLines: passResult.slice(0, 5), console: passConsole, timeout: { phase: 'case', seconds: 90 } });
+    expect(r.status).toBe('error');
+    expect(r.reason).toBe('no progress for 90 s in phase case');
+  });
+
+  it('reports QEMU that never started as a start failure with its own words', () => {
+    const r = judge(noiommuDma, { resultLines: [], console: '', exit: { code: 1, signal: null, stderr: "qemu-system-x86_64: -device nosuch: 'nosuch' is not a valid device model name\n" } });
+    expect(r.status).toBe('error');
+    expect(r.phase).toBe('qemu-start');
+    expect(r.reason).toMatch(/not a valid device model name/);
+  });
+
+  it('skips a whole case with the kernel\'s reason when the guest lacks the capability', () => {
+    const lines = fx('noiommu-off', 'noiommu-dma.result.log').split('\n');
+    const r = judge(noiommuDma, { resultLines: lines, console: '', exit: exit0 });
+    expect(r.status).toBe('skip');
+    expect(r.reason).toBe('vfio.enable_unsafe_noiommu_mode is off in this boot');
+  });
+});
+
+describe('parseResultChannel', () => {
+  it('keeps YAML diagnostics of a not ok line and the agent facts', () => {
+    const p = parseResultChannel([
+      '# vh agent=start stage=1',
+      'KTAP version 1',
+      '1..1',
+      'not ok 1 ioas_map',
+      '  ---',
+      '  expected: "IOMMU_IOAS_MAP of a memfd-backed buffer"',
+      '  seen: "16 pages failed"',
+      '  errno: 12',
+      '  phase: map',
+      '  ...',
+      '# vh agent=done stage=1 exit=1',
+    ]);
+    expect(p.asserts[0]).toMatchObject({ name: 'ioas_map', ok: false, diag: { errno: 12, phase: 'map' } });
+    expect(p.agent).toEqual(['start stage=1', 'done stage=1 exit=1']);
+  });
+});
