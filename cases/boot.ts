@@ -6,6 +6,5 @@ export default defineCase({
   capabilities: ['base'],
   devices: [],
   params: {},
-  stages: 1,
-  assertions: ['agent_runs_as_init'],
+  stages: [{ assertions: ['agent_runs_as_init'] }],
 });

@@ -1,26 +1,42 @@
-// What a case is: devices, the capabilities it needs, its stages and the assertions it reports.
-import type { CapabilityName } from '../kernels/capabilities.ts';
+// What a case is: devices, the capabilities it needs, its stages and the assertions each reports.
+import type { CapabilityName, Claim } from '../kernels/capabilities.ts';
 
 export interface CaseDevice {
   /** How the agent is told where this device is: vh.<role>=<bdf>. */
-  role: 'dma';
+  role: 'dma' | 'native';
   model: string;
   props?: Record<string, string>;
+}
+
+/** One boot of the case: stage 1 is the first kernel, stage N+1 the kernel after the Nth kexec. */
+export interface Stage {
+  /** Every assertion the agent must report in this stage, in order; one missing is a failure. */
+  assertions: string[];
 }
 
 export interface Case {
   name: string;
   summary: string;
+  /** Config capabilities: a kernel whose config lacks one makes the case SKIP before booting. */
   capabilities: CapabilityName[];
+  /** What the case exists to prove: a SKIP for one of these makes the whole case SKIP. */
+  claims?: Claim[];
   devices: CaseDevice[];
   /** Extra vh.<key>=<value> words for the agent. */
   params: Record<string, string | number>;
-  stages: number;
-  /** Every assertion the agent must report, in order; one missing is a failure. */
-  assertions: string[];
+  stages: Stage[];
   memoryMiB?: number;
 }
 
 export function defineCase(c: Case): Case {
   return c;
+}
+
+/** Assertion names as reports show them: stage-qualified when the case has several stages. */
+export function qualified(c: Case, stage: number, name: string): string {
+  return c.stages.length > 1 ? `stage${stage}/${name}` : name;
+}
+
+export function allAssertions(c: Case): string[] {
+  return c.stages.flatMap((s, i) => s.assertions.map((a) => qualified(c, i + 1, a)));
 }

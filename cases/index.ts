@@ -2,9 +2,13 @@
 import type { Case } from './case.ts';
 import boot from './boot.ts';
 import noiommuDma from './noiommu-dma.ts';
+import luoDmaBuffer from './luo-dma-buffer.ts';
+import vfioHandover from './vfio-handover.ts';
+import onlyVfio from './only-vfio.ts';
+import kexecChain from './kexec-chain.ts';
 import { UsageError } from '../harness/errors.ts';
 
-export const allCases: Case[] = [boot, noiommuDma];
+export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, onlyVfio, kexecChain];
 
 export function pickCases(names: string[]): Case[] {
   if (names.length === 0) return allCases;

@@ -6,8 +6,7 @@ export default defineCase({
   capabilities: ['base', 'noiommu-iommufd'],
   devices: [{ role: 'dma', model: 'edu', props: { dma_mask: '0xffffffffffffffff' } }],
   params: { pages: 16 },
-  stages: 1,
-  assertions: [
+  stages: [{ assertions: [
     'bound_to_vfio_pci',
     'noiommu_cdev',
     'taint_user_set',
@@ -23,5 +22,5 @@ export default defineCase({
     'get_pa_zero_length_einval',
     'get_hw_info_refused',
     'unmap_restores_vmpin',
-  ],
+  ] }],
 });

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { allCases, pickCases } from '../cases/index.ts';
+import { claims, type Claim } from '../kernels/capabilities.ts';
 import { ExitCode, InfraError, UsageError } from './errors.ts';
 import { ensureHostNeeds, onPath, qemuNeeds } from './host-deps.ts';
 import { defaultKernelSpec, parseKernelSpec, resolveKernel } from './kernel/spec.ts';
@@ -20,6 +21,7 @@ const usage = `usage: vfio-handover <command> [options]
       --tap          TAP on stdout even on a terminal
       --results DIR  write results/<run-id> under DIR (default: results/)
       --append WORDS extra guest kernel command-line words (they win over ours)
+      --require CLAIM  a SKIP for this kernel claim is a failure (${Object.keys(claims).join(', ')}); repeatable
   build              build the kernel and guest for --kernel SPEC, run nothing
   list               list the cases`;
 
@@ -53,8 +55,19 @@ function summaryTable(results: CaseResult[]): string[] {
   return rows.map((r) => `${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]!.padStart(w[2]!)}  ${r[3]}`);
 }
 
-async function cmdRun(positionals: string[], values: { kernel?: string; tap?: boolean; results?: string; append?: string }): Promise<number> {
+function parseRequire(names: string[] = []): Claim[] {
+  for (const n of names) {
+    if (!(n in claims)) throw new UsageError(`unknown claim '${n}' for --require: known claims are ${Object.keys(claims).join(', ')}`);
+  }
+  return names as Claim[];
+}
+
+async function cmdRun(
+  positionals: string[],
+  values: { kernel?: string; tap?: boolean; results?: string; append?: string; require?: string[] },
+): Promise<number> {
   const cases = pickCases(positionals);
+  const require = parseRequire(values.require);
   const spec = parseKernelSpec(values.kernel ?? defaultKernelSpec);
   const arch = hostArch();
   const qemu = await findQemu(arch.qemu);
@@ -87,6 +100,7 @@ async function cmdRun(positionals: string[], values: { kernel?: string; tap?: bo
       qemu,
       outDir: results.dir,
       append: values.append,
+      require,
       timeouts: defaultTimeouts(accel),
       onPhase: (k, p) => status(`[${i + 1}/${cases.length}] ${k.name}: ${p} (${Math.round((Date.now() - started) / 1000)} s)`, 0),
     });
@@ -110,6 +124,7 @@ async function main(argv: string[]): Promise<number> {
       tap: { type: 'boolean' },
       results: { type: 'string' },
       append: { type: 'string' },
+      require: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -2,7 +2,7 @@
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Case } from '../cases/case.ts';
-import { fragmentPath } from '../kernels/capabilities.ts';
+import { fragmentPath, type Claim } from '../kernels/capabilities.ts';
 import type { Kernel } from './kernel/build.ts';
 import { describeMiss, loadFragment, missingSymbols, parseConfig } from './kernel/fragments.ts';
 import type { Guest } from './guest/initramfs.ts';
@@ -12,7 +12,7 @@ import { bdfOf, type VmDevice } from './qemu/argv.ts';
 import { Vm } from './qemu/vm.ts';
 import { judge, skipped, type CaseResult, type Observation } from './verdict.ts';
 
-export type Phase = 'qemu-start' | 'boot' | 'case' | 'poweroff';
+export type Phase = 'qemu-start' | 'boot' | 'case' | 'kexec' | 'poweroff';
 
 export interface RunContext {
   kernel: Kernel;
@@ -25,12 +25,14 @@ export interface RunContext {
   timeouts: Record<Phase, number>;
   /** Extra kernel command-line words from the user; they come last, so they win. */
   append?: string;
+  /** Claims whose SKIP is a failure. */
+  require?: Claim[];
   onPhase?: (c: Case, phase: Phase) => void;
 }
 
 export function defaultTimeouts(accel: Accel): Record<Phase, number> {
   const slow = accel.name === 'tcg' ? 3 : 1;
-  return { 'qemu-start': 20 * slow, boot: 20 * slow, case: 30 * slow, poweroff: 10 * slow };
+  return { 'qemu-start': 20 * slow, boot: 20 * slow, case: 30 * slow, kexec: 20 * slow, poweroff: 10 * slow };
 }
 
 /** The case's capabilities checked against the kernel's config, when the config is known. */
@@ -65,7 +67,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   const resultLog = join(ctx.outDir, `${c.name}.result.log`);
   writeFileSync(consoleLog, '');
   writeFileSync(resultLog, '');
-  const obs: Observation = { resultLines: [], console: '', timings: {} };
+  const obs: Observation = { resultLines: [], resultTimes: [], console: '', timings: {} };
   const t0 = Date.now();
   let phase: Phase = 'qemu-start';
   let lastProgress = Date.now();
@@ -103,10 +105,13 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
         },
         result(line) {
           obs.resultLines.push(line);
+          obs.resultTimes!.push(Date.now() - t0);
           appendFileSync(resultLog, `${line}\n`);
           if (line.startsWith('# vh agent=start')) {
-            obs.timings!.agent_start_ms = Date.now() - t0;
+            obs.timings!.agent_start_ms ??= Date.now() - t0;
             enter('case');
+          } else if (line.startsWith('# vh agent=kexec')) {
+            enter('kexec');
           } else if (line.startsWith('# vh agent=done')) {
             obs.timings!.agent_done_ms = Date.now() - t0;
             enter('poweroff');
@@ -139,5 +144,5 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   await exited;
   clearInterval(ticker);
   obs.timings!.wall_ms = Date.now() - t0;
-  return judge(c, obs);
+  return judge(c, obs, { require: ctx.require });
 }

@@ -7,6 +7,7 @@ export const capabilities = {
   'noiommu-iommufd': { fragment: 'noiommu-iommufd', summary: 'VFIO cdev in no-IOMMU mode through iommufd (GET_PA)' },
   liveupdate: { fragment: 'liveupdate', summary: 'Live Update Orchestrator over KHO, kexec_file_load' },
   sandbox: { fragment: 'sandbox', summary: 'seccomp filters and Landlock for the userspace driver' },
+  'native-drivers': { fragment: 'native-drivers', summary: 'virtio-pci and virtio-rng, for devices that have an in-kernel driver' },
 } as const;
 
 export type CapabilityName = keyof typeof capabilities;
@@ -14,3 +15,11 @@ export type CapabilityName = keyof typeof capabilities;
 export function fragmentPath(cap: CapabilityName): string {
   return join(fragmentsDir, `${capabilities[cap].fragment}.config`);
 }
+
+/** Kernel features only a running kernel can show (an ioctl that accepts or refuses); `--require` names them. */
+export const claims = {
+  'vfio-preserve': 'LUO preserves a no-IOMMU vfio-pci cdev fd across kexec',
+  'iommufd-preserve': 'LUO preserves an iommufd across kexec',
+} as const;
+
+export type Claim = keyof typeof claims;

@@ -9,8 +9,11 @@
 struct plan {
 	char casename[64];
 	char dma_bdf[32]; /* the edu device */
+	char native_bdf[32]; /* a device with an in-kernel driver */
 	int pages;        /* DMA buffer size in pages */
-	int stage;
+	int stage;        /* from the command line kexec_file_load was given */
+	int stages;       /* total stages of the case */
+	char cmdline[4096];
 };
 
 struct case_def {
@@ -23,6 +26,12 @@ extern const struct case_def vh_cases[];
 /* Assertion bookkeeping: a hard failure blocks the steps that need it; a missing
  * capability turns every remaining assertion into SKIP with the kernel's reason. */
 int step(const char *name);
+/* As step(), and SKIP with the reason when the named capability was found lacking. */
+int step_cap(const char *name, const char *cap);
+void lacks_cap(const char *cap, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int lacking_cap(const char *cap);
+/* Until scope_cap(NULL), every step() also needs this capability. */
+void scope_cap(const char *cap);
 void pass(const char *name);
 void fail_hard(const char *name, const char *phase, int err, const char *expected, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));

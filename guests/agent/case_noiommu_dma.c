@@ -47,7 +47,7 @@ int case_noiommu_dma(const struct plan *p)
 			pass("vmpin_grows_by_mapped_size");
 	}
 	assert_get_pa_every_page(&d, &buf);
-	assert_dma_roundtrip(&d, &buf);
+	assert_dma_roundtrip(&d, &buf, "dma_roundtrip_every_page");
 
 	if (step("get_pa_unmapped_enoent")) {
 		len = VH_PAGE;

@@ -185,37 +185,76 @@ int dmabuf_create(struct dmabuf *b, int pages, uint64_t iova)
 	return 0;
 }
 
-void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b)
+/* -EBADMSG marks an answer that is not a page-aligned PA with a whole-page length. */
+int get_pa_all(struct vdev *d, struct dmabuf *b, uint64_t *bad_iova)
 {
-	const char *name = "get_pa_every_page";
 	uint64_t off = 0;
 
-	if (!step(name))
-		return;
 	b->runs = 0;
 	while (off < b->len) {
 		uint64_t len = b->len - off, pa = 0;
 		int err = noiommu_get_pa(d->iommufd, d->ioas, b->iova + off, &len, &pa);
 
-		if (err == -ENOTTY) {
-			lacks("kernel lacks IOMMU_IOAS_NOIOMMU_GET_PA: ioctl returned ENOTTY");
-			step(name);
-			return;
-		}
-		if (err) {
-			fail_hard(name, "get_pa", -err, "GET_PA succeeds on a mapped IOVA", "failed at iova 0x%llx", (unsigned long long)(b->iova + off));
-			return;
-		}
-		if (!pa || (pa & (VH_PAGE - 1)) || !len || (len & (VH_PAGE - 1)) || len > b->len - off) {
-			fail_hard(name, "get_pa", 0, "page-aligned non-zero PA and a whole-page contiguous length",
-				  "iova 0x%llx -> pa 0x%llx length %llu", (unsigned long long)(b->iova + off),
-				  (unsigned long long)pa, (unsigned long long)len);
-			return;
-		}
+		*bad_iova = b->iova + off;
+		if (err)
+			return err;
+		if (!pa || (pa & (VH_PAGE - 1)) || !len || (len & (VH_PAGE - 1)) || len > b->len - off)
+			return -EBADMSG;
 		for (uint64_t k = 0; k < len / VH_PAGE; k++)
 			b->pa[(off / VH_PAGE) + k] = pa + k * VH_PAGE;
 		off += len;
 		b->runs++;
+	}
+	return 0;
+}
+
+int dmabuf_adopt(struct dmabuf *b, int memfd, int pages, uint64_t iova)
+{
+	memset(b, 0, sizeof(*b));
+	b->len = (uint64_t)pages * VH_PAGE;
+	b->iova = iova;
+	b->memfd = memfd;
+	b->va = mmap(NULL, b->len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (b->va == MAP_FAILED) {
+		b->va = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+/* FNV-1a over the whole buffer: what crossed the kexec must hash the same. */
+uint64_t dmabuf_digest(const struct dmabuf *b)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (uint64_t i = 0; i < b->len; i++) {
+		h ^= b->va[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b)
+{
+	const char *name = "get_pa_every_page";
+	uint64_t bad = 0;
+	int err;
+
+	if (!step(name))
+		return;
+	err = get_pa_all(d, b, &bad);
+	if (err == -ENOTTY) {
+		lacks("kernel lacks IOMMU_IOAS_NOIOMMU_GET_PA: ioctl returned ENOTTY");
+		step(name);
+		return;
+	}
+	if (err == -EBADMSG) {
+		fail_hard(name, "get_pa", 0, "page-aligned non-zero PA and a whole-page contiguous length", "iova 0x%llx", (unsigned long long)bad);
+		return;
+	}
+	if (err) {
+		fail_hard(name, "get_pa", -err, "GET_PA succeeds on a mapped IOVA", "failed at iova 0x%llx", (unsigned long long)bad);
+		return;
 	}
 	ktap_info("get_pa_runs", "%u", b->runs);
 	ktap_info("first_pa", "0x%llx", (unsigned long long)b->pa[0]);
@@ -228,9 +267,8 @@ void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b)
  * odd pages down, so every byte position is moved by DMA in both directions across a run. */
 #define DMA_XFER (VH_PAGE - 1)
 
-void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b)
+void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name)
 {
-	const char *name = "dma_roundtrip_every_page";
 	uint8_t *want = malloc(VH_PAGE);
 	uint64_t seed = 0, t0 = now_ms();
 	uint32_t pages = (uint32_t)(b->len / VH_PAGE);
@@ -251,6 +289,9 @@ void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b)
 		rng_fill(want, VH_PAGE);
 		memcpy(page, want, VH_PAGE);
 		err = edu_dma(d->bar, b->pa[i] + out_off, DMA_XFER, 0);
+		/* The host timestamps these marks to measure the kexec blackout. */
+		if (!err && i == 0)
+			ktap_info("dma_mark", "first");
 		/* Overwrite the page so only the device's copy can restore it. */
 		for (uint32_t k = 0; !err && k < VH_PAGE; k++)
 			page[k] = (uint8_t)~want[k];
@@ -275,6 +316,7 @@ void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b)
 			}
 		}
 	}
+	ktap_info("dma_mark", "last");
 	ktap_info("dma_ms", "%llu", (unsigned long long)(now_ms() - t0));
 	ktap_info("dma_transfers", "%u", pages * 2);
 	free(want);

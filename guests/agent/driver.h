@@ -33,8 +33,13 @@ void assert_ioas_alloc(struct vdev *d);
 void assert_attach_ioas(struct vdev *d);
 void assert_edu_bar0(struct vdev *d);
 void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b);
-void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b);
+/* Without the assertion: fills b->pa from GET_PA; 0 or -errno, *bad_iova on failure. */
+int get_pa_all(struct vdev *d, struct dmabuf *b, uint64_t *bad_iova);
+void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name);
 
 int dmabuf_create(struct dmabuf *b, int pages, uint64_t iova);
+/* Maps an existing memfd (one that crossed a kexec) as the DMA buffer. */
+int dmabuf_adopt(struct dmabuf *b, int memfd, int pages, uint64_t iova);
+uint64_t dmabuf_digest(const struct dmabuf *b);
 
 #endif

@@ -5,7 +5,11 @@
 
 void ktap_open(const char *path);
 int ktap_fd(void);
+/* planned 0: the plan comes last, from ktap_trailing_plan(). */
 void ktap_header(int planned);
+void ktap_trailing_plan(void);
+/* Lines written on the channel by this boot, for the host's continuity check. */
+int ktap_lines(void);
 /* One line, written whole with a single write(2) so a crash never splits it. */
 void ktap_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ktap_ok(const char *name);

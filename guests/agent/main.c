@@ -39,9 +39,12 @@ static void parse_plan(struct plan *p)
 	memset(p, 0, sizeof(*p));
 	p->pages = 16;
 	p->stage = 1;
+	p->stages = 1;
 	if (n <= 0)
 		return;
 	cmdline[n] = 0;
+	snprintf(p->cmdline, sizeof(p->cmdline), "%s", cmdline);
+	p->cmdline[strcspn(p->cmdline, "\n")] = 0;
 	for (char *tok = strtok(cmdline, " \n"); tok; tok = strtok(NULL, " \n")) {
 		if (!strncmp(tok, "vh.case=", 8))
 			snprintf(p->casename, sizeof(p->casename), "%s", tok + 8);
@@ -49,8 +52,12 @@ static void parse_plan(struct plan *p)
 			snprintf(p->dma_bdf, sizeof(p->dma_bdf), "%s", tok + 7);
 		else if (!strncmp(tok, "vh.pages=", 9))
 			p->pages = atoi(tok + 9);
+		else if (!strncmp(tok, "vh.native=", 10))
+			snprintf(p->native_bdf, sizeof(p->native_bdf), "%s", tok + 10);
 		else if (!strncmp(tok, "vh.stage=", 9))
 			p->stage = atoi(tok + 9);
+		else if (!strncmp(tok, "vh.stages=", 10))
+			p->stages = atoi(tok + 10);
 	}
 	if (p->pages < 1)
 		p->pages = 1;

@@ -9,10 +9,42 @@
 static char blocker[128];
 static char missing[512];
 
+#define MAX_CAPS 8
+static struct {
+	char cap[32];
+	char reason[480];
+} lacked[MAX_CAPS];
+
+static const char *cap_reason(const char *cap)
+{
+	for (int i = 0; i < MAX_CAPS; i++)
+		if (lacked[i].cap[0] && !strcmp(lacked[i].cap, cap))
+			return lacked[i].reason;
+	return NULL;
+}
+
+static const char *scoped_cap;
+
+void scope_cap(const char *cap)
+{
+	scoped_cap = cap;
+}
+
 int step(const char *name)
 {
+	return step_cap(name, scoped_cap);
+}
+
+int step_cap(const char *name, const char *cap)
+{
+	const char *why = cap ? cap_reason(cap) : NULL;
+
 	if (missing[0]) {
 		ktap_skip(name, "%s", missing);
+		return 0;
+	}
+	if (why) {
+		ktap_skip(name, "%s: %s", cap, why);
 		return 0;
 	}
 	if (blocker[0]) {
@@ -20,6 +52,29 @@ int step(const char *name)
 		return 0;
 	}
 	return 1;
+}
+
+void lacks_cap(const char *cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cap_reason(cap))
+		return;
+	for (int i = 0; i < MAX_CAPS; i++) {
+		if (lacked[i].cap[0])
+			continue;
+		snprintf(lacked[i].cap, sizeof(lacked[i].cap), "%s", cap);
+		va_start(ap, fmt);
+		vsnprintf(lacked[i].reason, sizeof(lacked[i].reason), fmt, ap);
+		va_end(ap);
+		ktap_info("lacks", "%s: %s", cap, lacked[i].reason);
+		return;
+	}
+}
+
+int lacking_cap(const char *cap)
+{
+	return cap_reason(cap) != NULL;
 }
 
 void pass(const char *name)

@@ -14,6 +14,9 @@ export function tapCase(r: CaseResult, n: number): string[] {
     lines.push(`${ind}${a.ok ? 'ok' : 'not ok'} ${i + 1} - ${a.name}${skip}`);
     if (!a.ok && a.diag) lines.push(...yamlBlock(a.diag, `${ind}  `));
   });
+  // Facts and timings as comments: readable in the stream, invisible to TAP consumers.
+  for (const [k, v] of Object.entries(r.timings)) lines.push(`${ind}# timing ${k}=${v}`);
+  for (const [k, v] of Object.entries(r.info)) lines.push(`${ind}# info ${k}=${v}`);
   const time = r.timings.wall_ms !== undefined ? ` # time=${r.timings.wall_ms}ms` : '';
   if (r.status === 'skip') {
     lines.push(`ok ${n} - ${r.case} # SKIP ${r.reason ?? ''}`);

@@ -1,0 +1,25 @@
+// Stage assertion lists of the kexec cases, in the order the agent's handover engine
+// (guests/agent/case_handover.c) reports them.
+
+export const rebind = ['bound_to_vfio_pci', 'noiommu_cdev', 'bind_iommufd', 'ioas_alloc', 'attach_ioas'];
+export const dmaFirst = ['edu_bar0_responds', 'ioas_map_file', 'get_pa_every_page', 'dma_roundtrip_every_page'];
+export const memfdBack = ['state_crossed_kexec', 'luo_retrieve_memfd', 'memfd_bytes_identical'];
+export const dmaAgain = ['edu_bar0_responds', 'ioas_map_file', 'pa_unchanged_across_kexec', 'dma_resumes'];
+
+export interface HandoffOptions {
+  memfd: boolean;
+  device: boolean;
+  iommufd: boolean;
+}
+
+/** The steps that end a stage that kexecs. */
+export function handoff(o: HandoffOptions): string[] {
+  return [
+    'luo_create_session',
+    ...(o.memfd ? ['luo_preserve_memfd'] : []),
+    ...(o.device ? ['preserve_device_fd'] : []),
+    ...(o.iommufd ? ['preserve_iommufd'] : []),
+    'luo_preserve_state',
+    'kexec_file_load',
+  ];
+}

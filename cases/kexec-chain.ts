@@ -1,0 +1,21 @@
+import { defineCase, type Stage } from './case.ts';
+import { dmaAgain, dmaFirst, handoff, memfdBack, rebind } from './handover-stages.ts';
+
+/** How many kexecs in a row. */
+const kexecs = 3;
+const carry = handoff({ memfd: true, device: false, iommufd: false });
+
+const stages: Stage[] = [{ assertions: [...rebind, ...dmaFirst, ...carry] }];
+for (let k = 2; k <= kexecs + 1; k++) {
+  const last = k === kexecs + 1;
+  stages.push({ assertions: [...memfdBack, ...rebind, ...dmaAgain, 'luo_finish', ...(last ? [] : carry)] });
+}
+
+export default defineCase({
+  name: 'kexec-chain',
+  summary: `${kexecs} kexecs in a row; the memfd's bytes, its physical pages and DMA checked at every stage`,
+  capabilities: ['base', 'noiommu-iommufd', 'liveupdate'],
+  devices: [{ role: 'dma', model: 'edu', props: { dma_mask: '0xffffffffffffffff' } }],
+  params: { pages: 16, stages: kexecs + 1 },
+  stages,
+});

@@ -1,0 +1,27 @@
+import { defineCase } from './case.ts';
+import { handoff, rebind } from './handover-stages.ts';
+
+export default defineCase({
+  name: 'only-vfio',
+  summary: 'a device with an in-kernel driver (virtio-rng) handed over in VFIO: its native driver never probes it after kexec',
+  capabilities: ['base', 'noiommu-iommufd', 'liveupdate', 'native-drivers'],
+  claims: ['vfio-preserve'],
+  devices: [{ role: 'native', model: 'virtio-rng-pci' }],
+  params: { stages: 2 },
+  stages: [
+    { assertions: [...rebind, ...handoff({ memfd: false, device: true, iommufd: false })] },
+    {
+      assertions: [
+        'state_crossed_kexec',
+        'device_driver_before_userspace',
+        'native_driver_never_probed',
+        'retrieve_device_fd',
+        'bind_iommufd',
+        'bus_master_kept',
+        'ioas_alloc',
+        'attach_ioas',
+        'luo_finish',
+      ],
+    },
+  ],
+});

@@ -1,0 +1,510 @@
+/* The kexec cases: luo-dma-buffer, vfio-handover, only-vfio, kexec-chain. Stage 1 drives the
+ * device and preserves what it can with LUO; kexec_file_load carries vh.stage=N+1 to the next
+ * kernel, which checks what crossed. The assertion order here is the contract with cases/. */
+#include "driver.h"
+#include "edu.h"
+#include "ktap.h"
+#include "luo.h"
+#include "vfio.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/pci_regs.h>
+
+#define IOVA 0x100000ull
+#define STATE_MAGIC 0x56485354u
+#define TOKEN_STATE 1
+#define TOKEN_MEMFD 0x10
+#define TOKEN_DEVICE 0x20
+#define TOKEN_IOMMUFD 0x30
+#define FACTORIAL_IN 5u
+#define FACTORIAL_OUT 120u
+
+struct flow {
+	int dma;              /* edu: DMA over a LUO-preserved memfd */
+	int preserve_device;  /* PRESERVE_FD of the vfio cdev fd */
+	int preserve_iommufd; /* PRESERVE_FD of the iommufd */
+	int native;           /* the device has an in-kernel driver (only-vfio) */
+};
+
+/* What one stage hands the next, in a LUO-preserved memfd of its own session. */
+struct vh_state {
+	uint32_t magic, stage, pages, witness;
+	int32_t device_err, iommufd_err;
+	uint64_t digest;
+	uint64_t pa[VH_MAX_PAGES];
+};
+
+static struct dmabuf buf;
+static struct vh_state prev;
+static int luofd = -1, s_dma = -1, s_state = -1, in_dma = -1, in_state = -1;
+
+static const char *errname(int err)
+{
+	const char *n = strerrorname_np(err < 0 ? -err : err);
+
+	return n ? n : "?";
+}
+
+static void require_liveupdate(void)
+{
+	if (access("/dev/liveupdate", F_OK))
+		lacks("kernel has no /dev/liveupdate (CONFIG_LIVEUPDATE, liveupdate=on)");
+}
+
+static int witness_factorial(struct vdev *d)
+{
+	struct timespec nap = { 0, 1000000 };
+
+	edu_write32(d->bar, EDU_FACTORIAL, FACTORIAL_IN);
+	for (int i = 0; i < 2000 && (edu_read32(d->bar, EDU_STATUS) & 1); i++)
+		nanosleep(&nap, NULL);
+	return edu_read32(d->bar, EDU_FACTORIAL) == FACTORIAL_OUT ? 0 : -EIO;
+}
+
+static void assert_ioas_map_file(struct vdev *d)
+{
+	int err;
+
+	if (!step("ioas_map_file"))
+		return;
+	err = ioas_map_file(d->iommufd, d->ioas, buf.memfd, 0, buf.len, buf.iova);
+	if (err)
+		fail_hard("ioas_map_file", "map", -err, "IOMMU_IOAS_MAP_FILE of the memfd", "failed");
+	else
+		pass("ioas_map_file");
+}
+
+static void assert_pa_unchanged(struct vdev *d)
+{
+	const char *name = "pa_unchanged_across_kexec";
+	uint64_t bad = 0;
+	uint32_t moved = 0, first = 0;
+	int err;
+
+	if (!step(name))
+		return;
+	err = get_pa_all(d, &buf, &bad);
+	if (err) {
+		fail_hard(name, "get_pa", err == -EBADMSG ? 0 : -err, "GET_PA answers for every page", "iova 0x%llx", (unsigned long long)bad);
+		return;
+	}
+	for (uint32_t i = 0; i < prev.pages; i++)
+		if (buf.pa[i] != prev.pa[i] && !moved++)
+			first = i;
+	ktap_info("pages_stayed_put", "%u/%u", prev.pages - moved, prev.pages);
+	if (moved)
+		fail_soft(name, "get_pa", 0, "the physical pages of the previous stage", "%u of %u pages moved; page %u: 0x%llx, was 0x%llx", moved,
+			  prev.pages, first, (unsigned long long)buf.pa[first], (unsigned long long)prev.pa[first]);
+	else
+		pass(name);
+}
+
+/* Userspace brings the device back: what plain LUO (memfd only) allows. */
+static void rebind_by_userspace(struct vdev *d)
+{
+	assert_bound_to_vfio_pci(d);
+	assert_noiommu_cdev(d);
+	assert_bind_iommufd(d);
+	assert_ioas_alloc(d);
+	assert_attach_ioas(d);
+}
+
+static void stage_first(const struct plan *p, const struct flow *f, struct vdev *d)
+{
+	if (f->native) {
+		char drv[64] = "";
+
+		pci_driver(d->bdf, drv, sizeof(drv));
+		ktap_info("native_driver", "%s", drv[0] ? drv : "(none)");
+	}
+	rebind_by_userspace(d);
+	if (!f->dma)
+		return;
+	assert_edu_bar0(d);
+	if (step("ioas_map_file")) {
+		int err = dmabuf_create(&buf, p->pages, IOVA);
+
+		if (err) {
+			fail_hard("ioas_map_file", "map", -err, "a memfd-backed buffer", "memfd failed");
+		} else {
+			err = ioas_map_file(d->iommufd, d->ioas, buf.memfd, 0, buf.len, buf.iova);
+			if (err)
+				fail_hard("ioas_map_file", "map", -err, "IOMMU_IOAS_MAP_FILE of the memfd", "failed");
+			else
+				pass("ioas_map_file");
+		}
+	}
+	assert_get_pa_every_page(d, &buf);
+	assert_dma_roundtrip(d, &buf, "dma_roundtrip_every_page");
+}
+
+static int retrieve_state(const struct plan *p)
+{
+	const char *name = "state_crossed_kexec";
+	struct vh_state *st;
+	int fd;
+
+	if (!step(name))
+		return -1;
+	luofd = luo_open();
+	in_state = luofd < 0 ? luofd : luo_retrieve_session(luofd, "vh-state");
+	fd = in_state < 0 ? in_state : luo_retrieve(in_state, TOKEN_STATE);
+	if (fd < 0) {
+		fail_hard(name, "retrieve", -fd, "RETRIEVE_SESSION(vh-state) and RETRIEVE_FD of the state memfd", "failed");
+		return -1;
+	}
+	st = mmap(NULL, sizeof(*st), PROT_READ, MAP_SHARED, fd, 0);
+	if (st == MAP_FAILED) {
+		fail_hard(name, "retrieve", errno, "the state memfd maps", "mmap failed");
+		return -1;
+	}
+	prev = *st;
+	munmap(st, sizeof(*st));
+	close(fd);
+	if (prev.magic != STATE_MAGIC || (int)prev.stage != p->stage - 1) {
+		fail_hard(name, "retrieve", 0, "state written by the previous stage", "magic 0x%x stage %u, this is stage %d", prev.magic, prev.stage, p->stage);
+		return -1;
+	}
+	pass(name);
+	if (prev.device_err)
+		lacks_cap("vfio-preserve", "LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned %s in stage %u", errname(prev.device_err), prev.stage);
+	if (prev.iommufd_err)
+		lacks_cap("iommufd-preserve", "LIVEUPDATE_SESSION_PRESERVE_FD of the iommufd returned %s in stage %u", errname(prev.iommufd_err), prev.stage);
+	return 0;
+}
+
+static void retrieve_buffer(const struct plan *p)
+{
+	int fd;
+
+	if (step("luo_retrieve_memfd")) {
+		in_dma = luo_retrieve_session(luofd, "vh-dma");
+		fd = in_dma < 0 ? in_dma : luo_retrieve(in_dma, TOKEN_MEMFD);
+		if (fd >= 0)
+			fd = dmabuf_adopt(&buf, fd, (int)prev.pages, IOVA) ? -errno : fd;
+		if (fd < 0)
+			fail_hard("luo_retrieve_memfd", "retrieve", -fd, "RETRIEVE_SESSION(vh-dma) and RETRIEVE_FD of the DMA memfd", "failed");
+		else
+			pass("luo_retrieve_memfd");
+	}
+	(void)p;
+	if (step("memfd_bytes_identical")) {
+		uint64_t h = dmabuf_digest(&buf);
+
+		if (h != prev.digest)
+			fail_soft("memfd_bytes_identical", "retrieve", 0, "the digest of stage 1's bytes", "0x%016llx, was 0x%016llx", (unsigned long long)h,
+				  (unsigned long long)prev.digest);
+		else
+			pass("memfd_bytes_identical");
+	}
+}
+
+/* Scans this boot's kernel log for a record naming both the device and the word. */
+static int kmsg_mentions(const char *bdf, const char *word, char *out, size_t cap)
+{
+	char rec[1024];
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), found = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = 0;
+		if (strstr(rec, bdf) && strstr(rec, word)) {
+			const char *msg = strchr(rec, ';') ? strchr(rec, ';') + 1 : rec;
+
+			size_t len = strlen(msg) < cap - 1 ? strlen(msg) : cap - 1;
+
+			memcpy(out, msg, len);
+			out[len] = 0;
+			found = 1;
+			break;
+		}
+	}
+	close(fd);
+	return found;
+}
+
+static const char *d_bdf;
+
+static void driver_before_userspace(const struct flow *f, const char *early)
+{
+	if (step_cap("device_driver_before_userspace", "vfio-preserve")) {
+		if (early[0] && strcmp(early, "vfio-pci"))
+			fail_soft("device_driver_before_userspace", "boot", 0, "vfio-pci or no driver", "bound to %s", early);
+		else
+			pass("device_driver_before_userspace");
+	}
+	if (f->native && step_cap("native_driver_never_probed", "vfio-preserve")) {
+		char line[512];
+
+		if (early[0] && strcmp(early, "vfio-pci"))
+			fail_soft("native_driver_never_probed", "boot", 0, "no driver but vfio-pci ever bound", "%s bound", early);
+		else if (kmsg_mentions(d_bdf, "virtio", line, sizeof(line)))
+			fail_soft("native_driver_never_probed", "boot", 0, "no virtio message about the device in this boot's log", "%s", line);
+		else
+			pass("native_driver_never_probed");
+	}
+}
+
+static void retrieve_device(const struct flow *f, struct vdev *d)
+{
+	uint16_t cmd = 0;
+	int fd, err;
+
+	scope_cap("vfio-preserve");
+	if (step("retrieve_device_fd")) {
+		if (in_dma < 0)
+			in_dma = luo_retrieve_session(luofd, "vh-dma");
+		fd = in_dma < 0 ? in_dma : luo_retrieve(in_dma, TOKEN_DEVICE);
+		if (fd < 0) {
+			fail_hard("retrieve_device_fd", "retrieve", -fd, "RETRIEVE_FD of the vfio cdev fd", "failed");
+		} else {
+			d->devfd = fd;
+			pass("retrieve_device_fd");
+		}
+	}
+	if (f->preserve_iommufd && step_cap("retrieve_iommufd", "iommufd-preserve")) {
+		fd = luo_retrieve(in_dma, TOKEN_IOMMUFD);
+		if (fd < 0)
+			fail_soft("retrieve_iommufd", "retrieve", -fd, "RETRIEVE_FD of the iommufd", "failed");
+		else
+			pass("retrieve_iommufd");
+	}
+	assert_bind_iommufd(d);
+	if (step("bus_master_kept")) {
+		err = vfio_config_read16(d->devfd, PCI_COMMAND, &cmd);
+		if (err || !(cmd & PCI_COMMAND_MASTER))
+			fail_soft("bus_master_kept", "retrieve", -err, "PCI_COMMAND bus master still set", "PCI_COMMAND 0x%04x", cmd);
+		else
+			pass("bus_master_kept");
+	}
+	if (f->dma && step("not_reset")) {
+		d->bar = vfio_map_bar(d->devfd, 0, &d->bar_size, &err);
+		if (!d->bar)
+			fail_hard("not_reset", "bar", -err, "BAR0 maps", "failed");
+		else if (edu_read32(d->bar, EDU_FACTORIAL) != FACTORIAL_OUT)
+			fail_soft("not_reset", "bar", 0, "edu factorial register still 120 from stage 1", "0x%x", edu_read32(d->bar, EDU_FACTORIAL));
+		else
+			pass("not_reset");
+	}
+	assert_ioas_alloc(d);
+	assert_attach_ioas(d);
+	if (f->dma) {
+		assert_ioas_map_file(d);
+		assert_pa_unchanged(d);
+		assert_dma_roundtrip(d, &buf, "dma_resumes");
+	}
+	scope_cap(NULL);
+}
+
+static void stage_next(const struct plan *p, const struct flow *f, struct vdev *d, const char *early)
+{
+	require_liveupdate();
+	retrieve_state(p);
+	if (f->preserve_device)
+		driver_before_userspace(f, early);
+	if (f->dma)
+		retrieve_buffer(p);
+	if (f->preserve_device) {
+		retrieve_device(f, d);
+		return;
+	}
+	rebind_by_userspace(d);
+	if (f->dma) {
+		assert_edu_bar0(d);
+		assert_ioas_map_file(d);
+		assert_pa_unchanged(d);
+		assert_dma_roundtrip(d, &buf, "dma_resumes");
+	}
+}
+
+static void finish_incoming(void)
+{
+	int err = 0;
+
+	if (!step("luo_finish"))
+		return;
+	if (in_dma >= 0)
+		err = luo_finish(in_dma);
+	if (!err)
+		err = luo_finish(in_state);
+	if (err)
+		fail_soft("luo_finish", "finish", -err, "LIVEUPDATE_SESSION_FINISH succeeds", "failed");
+	else
+		pass("luo_finish");
+	if (in_dma >= 0)
+		close(in_dma);
+	close(in_state);
+	in_dma = in_state = -1;
+}
+
+static int preserve_optional(const char *name, const char *cap, int fd, uint64_t token, int32_t *err_out)
+{
+	int err;
+
+	if (!step(name))
+		return -1;
+	err = luo_preserve(s_dma, fd, token);
+	/* ENOENT: no LUO handler for this file type; the kernel does not claim the capability. */
+	if (err == -ENOENT || err == -EOPNOTSUPP) {
+		*err_out = -err;
+		lacks_cap(cap, "LIVEUPDATE_SESSION_PRESERVE_FD of the %s returned %s", !strcmp(cap, "vfio-preserve") ? "vfio cdev fd" : "iommufd",
+			  errname(err));
+		step_cap(name, cap);
+		return -1;
+	}
+	if (err) {
+		*err_out = -err;
+		fail_soft(name, "preserve", -err, "PRESERVE_FD succeeds", "failed");
+		return -1;
+	}
+	pass(name);
+	return 0;
+}
+
+static void next_cmdline(const struct plan *p, char *out, size_t cap)
+{
+	size_t o = 0;
+	char copy[sizeof(p->cmdline)];
+
+	snprintf(copy, sizeof(copy), "%s", p->cmdline);
+	for (char *tok = strtok(copy, " \n"); tok; tok = strtok(NULL, " \n"))
+		if (strncmp(tok, "vh.stage=", 9))
+			o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s ", tok);
+	snprintf(out + o, o < cap ? cap - o : 0, "vh.stage=%d", p->stage + 1);
+}
+
+static void handoff(const struct plan *p, const struct flow *f, struct vdev *d)
+{
+	struct vh_state st = { .magic = STATE_MAGIC, .stage = (uint32_t)p->stage, .pages = (uint32_t)(buf.len / VH_PAGE) };
+	char cmdline[sizeof(p->cmdline) + 32];
+	int err, sfd;
+
+	if (f->dma)
+		st.digest = dmabuf_digest(&buf);
+	memcpy(st.pa, buf.pa, sizeof(st.pa));
+	if (step("luo_create_session")) {
+		if (luofd < 0)
+			luofd = luo_open();
+		s_dma = luofd < 0 ? luofd : luo_create_session(luofd, "vh-dma");
+		s_state = s_dma < 0 ? s_dma : luo_create_session(luofd, "vh-state");
+		if (s_state < 0)
+			fail_hard("luo_create_session", "preserve", -s_state, "CREATE_SESSION vh-dma and vh-state", "failed");
+		else
+			pass("luo_create_session");
+	}
+	if (f->dma && step("luo_preserve_memfd")) {
+		err = luo_preserve(s_dma, buf.memfd, TOKEN_MEMFD);
+		if (err)
+			fail_hard("luo_preserve_memfd", "preserve", -err, "PRESERVE_FD of the DMA memfd", "failed");
+		else
+			pass("luo_preserve_memfd");
+	}
+	if (f->preserve_device) {
+		if (f->dma && !lacking_cap("vfio-preserve") && d->bar && witness_factorial(d))
+			ktap_info("warning", "edu factorial witness did not compute");
+		preserve_optional("preserve_device_fd", "vfio-preserve", d->devfd, TOKEN_DEVICE, &st.device_err);
+	}
+	if (f->preserve_iommufd)
+		preserve_optional("preserve_iommufd", "iommufd-preserve", d->iommufd, TOKEN_IOMMUFD, &st.iommufd_err);
+	if (step("luo_preserve_state")) {
+		sfd = memfd_create("vh-state", MFD_CLOEXEC);
+		err = sfd < 0 ? -errno : 0;
+		if (!err && write(sfd, &st, sizeof(st)) != (ssize_t)sizeof(st))
+			err = -EIO;
+		if (!err)
+			err = luo_preserve(s_state, sfd, TOKEN_STATE);
+		if (err)
+			fail_hard("luo_preserve_state", "preserve", -err, "PRESERVE_FD of the state memfd", "failed");
+		else
+			pass("luo_preserve_state");
+	}
+	if (step("kexec_file_load")) {
+		uint64_t t0 = now_ms();
+
+		next_cmdline(p, cmdline, sizeof(cmdline));
+		err = kexec_load_next(cmdline);
+		if (err) {
+			fail_hard("kexec_file_load", "kexec", -err, "kexec_file_load of /kernel and the retained initramfs", "failed");
+		} else {
+			ktap_info("kexec_file_load_ms", "%llu", (unsigned long long)(now_ms() - t0));
+			pass("kexec_file_load");
+		}
+	}
+	if (ktap_failures())
+		return;
+	/* The session fds stay open in this process until the reboot syscall itself. */
+	ktap_trailing_plan();
+	ktap_info("agent", "kexec stage=%d lines=%d", p->stage, ktap_lines() + 1);
+	err = kexec_reboot();
+	ktap_line("not ok %d kexec_reboot", ktap_count() + 1);
+	ktap_line("  ---");
+	ktap_line("  expected: \"reboot(LINUX_REBOOT_CMD_KEXEC) does not return\"");
+	ktap_line("  seen: \"the kernel refused the kexec\"");
+	ktap_line("  errno: %d", -err);
+	ktap_line("  errname: %s", errname(err));
+	ktap_line("  phase: kexec");
+	ktap_line("  ...");
+}
+
+static int run_flow(const struct plan *p, const struct flow *f)
+{
+	struct vdev d = { .bdf = f->native ? p->native_bdf : p->dma_bdf, .devfd = -1, .iommufd = -1 };
+	char early[64] = "";
+
+	/* Before userspace touches anything: who owns the device in this kernel? */
+	pci_driver(d.bdf, early, sizeof(early));
+	d_bdf = d.bdf;
+	ktap_header(0);
+	ktap_info("driver_at_start", "%s", early[0] ? early : "(none)");
+	require_noiommu_kernel();
+	require_liveupdate();
+	if (p->stage == 1)
+		stage_first(p, f, &d);
+	else
+		stage_next(p, f, &d, early);
+	if (p->stage > 1)
+		finish_incoming();
+	if (p->stage < p->stages)
+		handoff(p, f, &d);
+	else
+		ktap_trailing_plan();
+	return ktap_failures() ? 1 : 0;
+}
+
+int case_luo_dma_buffer(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1 };
+
+	return run_flow(p, &f);
+}
+
+int case_kexec_chain(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1 };
+
+	return run_flow(p, &f);
+}
+
+int case_vfio_handover(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .preserve_iommufd = 1 };
+
+	return run_flow(p, &f);
+}
+
+int case_only_vfio(const struct plan *p)
+{
+	static const struct flow f = { .preserve_device = 1, .native = 1 };
+
+	return run_flow(p, &f);
+}
