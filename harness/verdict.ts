@@ -71,6 +71,7 @@ export function parseResultChannel(lines: string[]): Parsed {
     const m = /^# vh (\w+)=(.*)$/.exec(c.trim());
     if (!m) return;
     if (m[1] === 'agent') out.agent.push(m[2]!);
+    else if (m[1] === 'dma_mark') return; // timing marks: read from the raw lines with their arrival times
     else out.info[m[1]!] = m[2]!;
   });
   for (const l of lines) p.write(`${l}\n`);
@@ -160,7 +161,8 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
     const got = parsedByStage[i]?.asserts ?? [];
     const seg = segs.find((sg) => sg.stage === i + 1);
     const durations = seg ? stepDurations(seg) : new Map<string, number>();
-    return matchAssertions(stage.assertions, got, (n) => qualified(c, i + 1, n), reported).map((a) => {
+    const missing = parsedByStage[i] ? 'missing' : `stage ${i + 1} never started`;
+    return matchAssertions(stage.assertions, got, (n) => qualified(c, i + 1, n), reported, missing).map((a) => {
       const d = durations.get(a.name.replace(/^stage\d+\//, ''));
       return d === undefined ? a : { ...a, durationMs: d };
     });
@@ -185,10 +187,9 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
   const agentCrash = agent.find((a) => a.startsWith('crash') || a.startsWith('error'));
   if (agentCrash) return error('case', `agent ${agentCrash}`);
   if (obs.timeout) return error(obs.timeout.phase, `no progress for ${obs.timeout.seconds} s in phase ${obs.timeout.phase}`);
-  const seen = new Set<number>();
+  const repeated = segs.find((seg, i) => segs.findIndex((o) => o.stage === seg.stage) !== i);
+  if (repeated) return error('kexec', `stage ${repeated.stage} started twice: the guest rebooted instead of kexec-ing`);
   for (const seg of segs) {
-    if (seen.has(seg.stage)) return error('kexec', `stage ${seg.stage} started twice: the guest rebooted instead of kexec-ing`);
-    seen.add(seg.stage);
     const lost = lostLines(seg);
     if (lost) return error('kexec', `the kexec after stage ${seg.stage} lost ${lost} line(s) of its result channel`);
     if (lost !== undefined && !segs.some((s) => s.stage === seg.stage + 1)) {
@@ -216,11 +217,17 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
 }
 
 /** The case's own list decides what counts: one missing or unknown is a failure, never a silent pass. */
-function matchAssertions(expected: string[], got: Assertion[], name: (n: string) => string, reported: Assertion[]): Assertion[] {
+function matchAssertions(
+  expected: string[],
+  got: Assertion[],
+  name: (n: string) => string,
+  reported: Assertion[],
+  missing: string,
+): Assertion[] {
   const out: Assertion[] = [];
   for (const n of expected) {
     const a = got.find((g) => g.name === n);
-    const r = a ? { ...a, name: name(n) } : { name: name(n), ok: false, diag: { expected: 'reported by the agent', seen: 'missing', phase: 'report' } };
+    const r = a ? { ...a, name: name(n) } : { name: name(n), ok: false, diag: { expected: 'reported by the agent', seen: missing, phase: 'report' } };
     if (a) reported.push(r);
     out.push(r);
   }

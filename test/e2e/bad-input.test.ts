@@ -13,7 +13,7 @@ describe('bad input', () => {
   it('an unknown case', async () => {
     const r = await run(['run', 'no-such-case', '--results', scratch()]);
     expect(r.exitCode).toBe(2);
-    expectOneLine(String(r.stderr), /^vfio-handover: unknown case 'no-such-case': known cases are boot, noiommu-dma/);
+    expectOneLine(String(r.stderr), /^vfio-handover: unknown case 'no-such-case': known cases are boot, noiommu-dma, luo-dma-buffer/);
   });
 
   it('a kernel image that does not exist', async () => {

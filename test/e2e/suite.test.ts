@@ -1,32 +1,89 @@
 // The default suite on the default kernel, in real QEMU: the README's main command.
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import noiommuDma from '../../cases/noiommu-dma.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { allAssertions } from '../../cases/case.ts';
-import { run, scratch, topLevel } from './cli.ts';
+import { allCases } from '../../cases/index.ts';
+import { run, scratch, topLevel, type TopLevel } from './cli.ts';
 
-describe('vfio-handover run (default suite, default kernel)', () => {
-  it('passes noiommu-dma with every assertion its own ok test point', async () => {
+describe('vfio-handover run (default suite, default Debian 7.3 kernel)', () => {
+  let tap = '';
+  let exitCode: number | undefined;
+  let stderr = '';
+  let runDir = '';
+  let cases: TopLevel[] = [];
+
+  beforeAll(async () => {
     const dir = scratch();
     const r = await run(['run', '--tap', '--results', dir]);
-    expect(r.exitCode, String(r.stderr)).toBe(0);
-    const tap = String(r.stdout);
-    expect(tap.startsWith('TAP version 14\n')).toBe(true);
-    const cases = topLevel(tap);
-    expect(cases.map((c) => [c.name, c.ok, c.skip])).toEqual([
-      ['boot', true, false],
-      ['noiommu-dma', true, false],
-    ]);
-    const sub = tap.slice(tap.indexOf('# Subtest: noiommu-dma'));
-    allAssertions(noiommuDma).forEach((name, i) => expect(sub).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${name}$`, 'm')));
+    tap = String(r.stdout);
+    stderr = String(r.stderr);
+    exitCode = r.exitCode;
+    runDir = join(dir, readlinkSync(join(dir, 'latest')));
+    cases = topLevel(tap);
+  }, 600_000);
 
-    const runDir = join(dir, readlinkSync(join(dir, 'latest')));
+  const subtest = (name: string) => {
+    const from = tap.indexOf(`# Subtest: ${name}\n`);
+    return tap.slice(from, tap.indexOf(`- ${name}`, from));
+  };
+
+  it('exits 0 with one TAP 14 stream, a test point per case', () => {
+    expect(exitCode, stderr).toBe(0);
+    expect(tap.startsWith('TAP version 14\n')).toBe(true);
+    expect(cases.map((c) => c.name)).toEqual(allCases.map((c) => c.name));
+  });
+
+  it('passes noiommu-dma with every assertion its own ok test point', () => {
+    const c = allCases.find((k) => k.name === 'noiommu-dma')!;
+    expect(cases.find((k) => k.name === c.name)).toMatchObject({ ok: true, skip: false });
+    allAssertions(c).forEach((name, i) => expect(subtest(c.name)).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${name}$`, 'm')));
+  });
+
+  it('passes luo-dma-buffer and kexec-chain across real kexecs', () => {
+    for (const name of ['luo-dma-buffer', 'kexec-chain']) {
+      expect(cases.find((k) => k.name === name), name).toMatchObject({ ok: true, skip: false });
+      const c = allCases.find((k) => k.name === name)!;
+      allAssertions(c).forEach((a, i) => expect(subtest(name)).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${a.replace('/', '\\/')}$`, 'm')));
+    }
+    expect(subtest('kexec-chain')).toMatch(/^ {4}ok \d+ - stage4\/dma_resumes$/m);
+    expect(subtest('luo-dma-buffer')).toMatch(/^ {4}# timing blackout1_ms=\d+$/m);
+  });
+
+  it('skips vfio-handover and only-vfio with the errno 7.3 gives for PRESERVE_FD of a vfio cdev fd', () => {
+    for (const name of ['vfio-handover', 'only-vfio']) {
+      const c = cases.find((k) => k.name === name);
+      expect(c?.ok, name).toBe(true);
+      expect(String(c?.skip)).toBe('vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT');
+    }
+    expect(subtest('vfio-handover')).toMatch(/^ {4}ok \d+ - stage2\/memfd_bytes_identical$/m);
+    expect(subtest('vfio-handover')).toMatch(/^ {4}ok \d+ - stage1\/preserve_iommufd # SKIP iommufd-preserve: .* returned ENOENT$/m);
+  });
+
+  it('writes the run to results/ as it goes', () => {
     expect(readFileSync(join(runDir, 'report.tap'), 'utf8').trimEnd()).toBe(tap.trimEnd());
     expect(readFileSync(join(runDir, 'noiommu-dma.console.log'), 'utf8')).toMatch(/Adding kernel taint for vfio-noiommu cdev/);
     expect(readFileSync(join(runDir, 'noiommu-dma.result.log'), 'utf8')).toMatch(/^# vh agent=done stage=1 exit=0/m);
+    expect(readFileSync(join(runDir, 'luo-dma-buffer.console.log'), 'utf8')).toMatch(/KHO: exec from/);
     const meta = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'));
     expect(['kvm', 'tcg']).toContain(meta.accel.name);
     expect(existsSync(join(runDir, 'cases.jsonl'))).toBe(true);
+  });
+});
+
+describe('--require', () => {
+  it('turns the vfio-preserve SKIP into not ok and exits 1', async () => {
+    const r = await run(['run', 'vfio-handover', '--tap', '--results', scratch(), '--require', 'vfio-preserve']);
+    expect(r.exitCode, String(r.stderr)).toBe(1);
+    const [c] = topLevel(String(r.stdout));
+    expect(c).toMatchObject({ ok: false, name: 'vfio-handover' });
+    expect(String(r.stdout)).toMatch(/^ {4}not ok \d+ - stage1\/preserve_device_fd$/m);
+    expect(String(r.stdout)).toMatch(/expected: "the kernel claims vfio-preserve \(--require vfio-preserve\)"/);
+  }, 300_000);
+
+  it('refuses a claim nobody knows', async () => {
+    const r = await run(['run', '--require', 'teleport']);
+    expect(r.exitCode).toBe(2);
+    expect(String(r.stderr).trim()).toMatch(/^vfio-handover: unknown claim 'teleport' for --require/);
   });
 });

@@ -1,0 +1,71 @@
+// Multi-stage verdicts on real recorded kexec runs, and those runs cut the way a broken kexec cuts them.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import luoDmaBuffer from '../../cases/luo-dma-buffer.ts';
+import onlyVfio from '../../cases/only-vfio.ts';
+import { allAssertions } from '../../cases/case.ts';
+import { judge, splitStages } from '../../harness/verdict.ts';
+
+const fx = (...p: string[]) => readFileSync(join(import.meta.dirname, '..', 'fixtures', ...p), 'utf8');
+const luoLines = fx('luo-dma-buffer-7.3', 'luo-dma-buffer.result.log').trimEnd().split('\n');
+const luoConsole = fx('luo-dma-buffer-7.3', 'luo-dma-buffer.console.log');
+const onlyLines = fx('only-vfio-7.3', 'only-vfio.result.log').trimEnd().split('\n');
+const exit0 = { code: 0, signal: null, stderr: '' };
+
+describe('stages', () => {
+  it('passes a recorded two-stage run with stage-qualified assertions', () => {
+    const r = judge(luoDmaBuffer, { resultLines: luoLines, console: luoConsole, exit: exit0 });
+    expect(r.status).toBe('pass');
+    expect(r.assertions.map((a) => a.name)).toEqual(allAssertions(luoDmaBuffer));
+    expect(r.info['stage2/pages_stayed_put']).toBe('16/16');
+    expect(splitStages(luoLines).map((s) => s.stage)).toEqual([1, 2]);
+  });
+
+  it('measures kexec and blackout from the arrival times of the marks', () => {
+    const times = luoLines.map((_, i) => i * 10);
+    const r = judge(luoDmaBuffer, { resultLines: luoLines, resultTimes: times, console: luoConsole, exit: exit0 });
+    const at = (re: RegExp, from = 0) => luoLines.findIndex((l, i) => i >= from && re.test(l)) * 10;
+    const stage2 = luoLines.findIndex((l) => l.startsWith('# vh agent=start stage=2'));
+    expect(r.timings.blackout1_ms).toBe(at(/^# vh dma_mark=first$/, stage2) - at(/^# vh dma_mark=last$/));
+    expect(r.timings.kexec1_ms).toBe(stage2 * 10 - at(/^# vh agent=kexec /));
+    expect(r.timings.stage2_boot_to_init_ms).toBeGreaterThan(0);
+  });
+
+  it('names a line lost in the kexec transition', () => {
+    const lost = luoLines.filter((l) => l !== 'ok 12 luo_preserve_state');
+    const r = judge(luoDmaBuffer, { resultLines: lost, console: luoConsole, exit: exit0 });
+    expect(r.status).toBe('error');
+    expect(r.phase).toBe('kexec');
+    expect(r.reason).toBe('the kexec after stage 1 lost 1 line(s) of its result channel');
+  });
+
+  it('calls a guest that rebooted into stage 1 again an error, not a pass', () => {
+    const rebooted = luoLines.map((l) => l.replace('agent=start stage=2', 'agent=start stage=1'));
+    const r = judge(luoDmaBuffer, { resultLines: rebooted, console: luoConsole, exit: exit0 });
+    expect(r.status).toBe('error');
+    expect(r.reason).toMatch(/stage 1 started twice/);
+  });
+
+  it('says which stage never started after a kexec', () => {
+    const cut = luoLines.slice(0, luoLines.findIndex((l) => l.startsWith('# vh agent=start stage=2')));
+    const r = judge(luoDmaBuffer, { resultLines: cut, console: luoConsole, exit: exit0 });
+    expect(r.status).toBe('error');
+    expect(r.reason).toBe('stage 2 never started after the kexec of stage 1');
+  });
+
+  it('skips a case whose claim the kernel refused, with the errno in the reason', () => {
+    const r = judge(onlyVfio, { resultLines: onlyLines, console: '', exit: exit0 });
+    expect(r.status).toBe('skip');
+    expect(r.reason).toBe('vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT');
+    expect(r.assertions.find((a) => a.name === 'stage1/kexec_file_load')).toMatchObject({ ok: true });
+  });
+
+  it('fails that case under --require vfio-preserve, naming the claim', () => {
+    const r = judge(onlyVfio, { resultLines: onlyLines, console: '', exit: exit0 }, { require: ['vfio-preserve'] });
+    expect(r.status).toBe('fail');
+    const a = r.assertions.find((x) => x.name === 'stage1/preserve_device_fd');
+    expect(a?.ok).toBe(false);
+    expect(a?.diag?.expected).toBe('the kernel claims vfio-preserve (--require vfio-preserve)');
+  });
+});
