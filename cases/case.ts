@@ -26,6 +26,8 @@ export interface Case {
   params: Record<string, string | number>;
   stages: Stage[];
   memoryMiB?: number;
+  /** Split guest memory over this many NUMA nodes (default 1). */
+  numaNodes?: number;
 }
 
 export function defineCase(c: Case): Case {

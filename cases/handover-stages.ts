@@ -15,6 +15,7 @@ export interface HandoffOptions {
 /** The steps that end a stage that kexecs. */
 export function handoff(o: HandoffOptions): string[] {
   return [
+    'sandbox_no_refusals',
     'luo_create_session',
     ...(o.memfd ? ['luo_preserve_memfd'] : []),
     ...(o.device ? ['preserve_device_fd'] : []),
@@ -23,3 +24,6 @@ export function handoff(o: HandoffOptions): string[] {
     'kexec_file_load',
   ];
 }
+
+/** The steps that end the last stage. */
+export const lastStageEnd = ['luo_finish', 'sandbox_no_refusals'];

@@ -1,5 +1,5 @@
 import { defineCase, type Stage } from './case.ts';
-import { dmaAgain, dmaFirst, handoff, memfdBack, rebind } from './handover-stages.ts';
+import { dmaAgain, dmaFirst, handoff, lastStageEnd, memfdBack, rebind } from './handover-stages.ts';
 
 /** How many kexecs in a row. */
 const kexecs = 3;
@@ -8,7 +8,7 @@ const carry = handoff({ memfd: true, device: false, iommufd: false });
 const stages: Stage[] = [{ assertions: [...rebind, ...dmaFirst, ...carry] }];
 for (let k = 2; k <= kexecs + 1; k++) {
   const last = k === kexecs + 1;
-  stages.push({ assertions: [...memfdBack, ...rebind, ...dmaAgain, 'luo_finish', ...(last ? [] : carry)] });
+  stages.push({ assertions: [...memfdBack, ...rebind, ...dmaAgain, ...(last ? lastStageEnd : ['luo_finish', ...carry])] });
 }
 
 export default defineCase({

@@ -1,5 +1,5 @@
 import { defineCase } from './case.ts';
-import { dmaAgain, dmaFirst, handoff, memfdBack, rebind } from './handover-stages.ts';
+import { dmaAgain, dmaFirst, handoff, lastStageEnd, memfdBack, rebind } from './handover-stages.ts';
 
 export default defineCase({
   name: 'luo-dma-buffer',
@@ -9,6 +9,6 @@ export default defineCase({
   params: { pages: 16, stages: 2 },
   stages: [
     { assertions: [...rebind, ...dmaFirst, ...handoff({ memfd: true, device: false, iommufd: false })] },
-    { assertions: [...memfdBack, ...rebind, ...dmaAgain, 'luo_finish'] },
+    { assertions: [...memfdBack, ...rebind, ...dmaAgain, ...lastStageEnd] },
   ],
 });

@@ -1,5 +1,5 @@
 import { defineCase } from './case.ts';
-import { handoff, rebind } from './handover-stages.ts';
+import { handoff, lastStageEnd, rebind } from './handover-stages.ts';
 
 export default defineCase({
   name: 'only-vfio',
@@ -20,7 +20,7 @@ export default defineCase({
         'bus_master_kept',
         'ioas_alloc',
         'attach_ioas',
-        'luo_finish',
+        ...lastStageEnd,
       ],
     },
   ],

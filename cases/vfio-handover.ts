@@ -1,5 +1,5 @@
 import { defineCase } from './case.ts';
-import { dmaFirst, handoff, memfdBack, rebind } from './handover-stages.ts';
+import { dmaFirst, handoff, lastStageEnd, memfdBack, rebind } from './handover-stages.ts';
 
 export default defineCase({
   name: 'vfio-handover',
@@ -25,7 +25,7 @@ export default defineCase({
         'ioas_map_file',
         'pa_unchanged_across_kexec',
         'dma_resumes',
-        'luo_finish',
+        ...lastStageEnd,
       ],
     },
   ],

@@ -9,7 +9,10 @@ import { defaultKernelSpec, parseKernelSpec, resolveKernel } from './kernel/spec
 import { buildGuest } from './guest/initramfs.ts';
 import { chooseAccel } from './qemu/accel.ts';
 import { hostArch } from './qemu/arch.ts';
-import { defaultTimeouts, runCase } from './run-case.ts';
+import { defaultTimeouts, runCase, type RunContext } from './run-case.ts';
+import { controlCase, controls, judgeControl } from './selftest.ts';
+import { yamlBlock } from './report/yaml.ts';
+import type { Case } from '../cases/case.ts';
 import { ResultsDir } from './results.ts';
 import { tapCase, tapHeader } from './report/tap.ts';
 import { note, status, endStatus } from './progress.ts';
@@ -22,6 +25,7 @@ const usage = `usage: vfio-handover <command> [options]
       --results DIR  write results/<run-id> under DIR (default: results/)
       --append WORDS extra guest kernel command-line words (they win over ours)
       --require CLAIM  a SKIP for this kernel claim is a failure (${Object.keys(claims).join(', ')}); repeatable
+  selftest           run the negative controls: drivers that cheat on purpose; ok = caught
   build              build the kernel and guest for --kernel SPEC, run nothing
   list               list the cases`;
 
@@ -62,16 +66,19 @@ function parseRequire(names: string[] = []): Claim[] {
   return names as Claim[];
 }
 
-async function cmdRun(
-  positionals: string[],
-  values: { kernel?: string; tap?: boolean; results?: string; append?: string; require?: string[] },
-): Promise<number> {
-  const cases = pickCases(positionals);
-  const require = parseRequire(values.require);
-  const spec = parseKernelSpec(values.kernel ?? defaultKernelSpec);
+interface RunValues {
+  kernel?: string;
+  tap?: boolean;
+  results?: string;
+  append?: string;
+  require?: string[];
+}
+
+/** Everything a run needs before its first VM: QEMU, kernel, guest, accelerator, results folder. */
+async function prepare(values: RunValues, caseNames: string[]) {
   const arch = hostArch();
   const qemu = await findQemu(arch.qemu);
-  const kernel = await resolveKernel(spec);
+  const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec));
   const guest = await buildGuest(kernel);
   const accel = await chooseAccel(qemu, arch, kernel.bzImage);
   const results = new ResultsDir(values.results);
@@ -81,38 +88,65 @@ async function cmdRun(
     kernel: { spec: kernel.spec, version: kernel.version, key: kernel.key, bzImage: kernel.bzImage },
     accel,
     qemu: await qemuVersion(qemu),
-    cases: cases.map((c) => c.name),
+    cases: caseNames,
   });
-  note(`running ${cases.length} case(s) on ${kernel.spec} with ${accel.name.toUpperCase()} (${accel.why}); results in ${results.dir}`);
+  note(`running ${caseNames.length} VM(s) on ${kernel.spec} with ${accel.name.toUpperCase()} (${accel.why}); results in ${results.dir}`);
   const emit = (lines: string[]) => {
     results.tap(lines);
     if (tapOut) process.stdout.write(lines.map((l) => `${l}\n`).join(''));
   };
+  const ctx = (c: Case, i: number, n: number, append?: string): RunContext => {
+    const started = Date.now();
+    return {
+      kernel, guest, accel, arch, qemu,
+      outDir: results.dir,
+      append,
+      timeouts: defaultTimeouts(accel),
+      onPhase: (k, p) => status(`[${i + 1}/${n}] ${k.name}: ${p} (${Math.round((Date.now() - started) / 1000)} s)`, 0),
+    };
+  };
+  return { results, tapOut, emit, ctx };
+}
+
+async function cmdRun(positionals: string[], values: RunValues): Promise<number> {
+  const cases = pickCases(positionals);
+  const require = parseRequire(values.require);
+  const { results, tapOut, emit, ctx } = await prepare(values, cases.map((c) => c.name));
   emit(tapHeader(cases.length));
   const done: CaseResult[] = [];
   for (const [i, c] of cases.entries()) {
-    const started = Date.now();
-    const r = await runCase(c, {
-      kernel,
-      guest,
-      accel,
-      arch,
-      qemu,
-      outDir: results.dir,
-      append: values.append,
-      require,
-      timeouts: defaultTimeouts(accel),
-      onPhase: (k, p) => status(`[${i + 1}/${cases.length}] ${k.name}: ${p} (${Math.round((Date.now() - started) / 1000)} s)`, 0),
-    });
+    const r = await runCase(c, { ...ctx(c, i, cases.length, values.append), require });
     endStatus();
     done.push(r);
     results.caseResult(r);
     emit(tapCase(r, i + 1));
     note(`[${i + 1}/${cases.length}] ${c.name}: ${r.status.toUpperCase()}${r.reason ? ` - ${r.reason}` : ''}`);
   }
-  if (!tapOut) process.stdout.write(`${summaryTable(done).join('\n')}\n`);
-  else process.stderr.write(`${summaryTable(done).join('\n')}\n`);
+  process[tapOut ? 'stderr' : 'stdout'].write(`${summaryTable(done).join('\n')}\n`);
   return exitCodeFor(done);
+}
+
+/** Each negative control is a real run of its case with the cheat on; ok means its guard caught it. */
+async function cmdSelftest(values: RunValues): Promise<number> {
+  const { results, tapOut, emit, ctx } = await prepare(values, controls.map((c) => `${c.caseName} (vh.cheat=${c.cheat})`));
+  emit(tapHeader(controls.length));
+  let missed = 0;
+  let broken = 0;
+  for (const [i, control] of controls.entries()) {
+    const c = controlCase(control);
+    const append = [values.append, `vh.cheat=${control.cheat}`].filter(Boolean).join(' ');
+    const r = await runCase(c, ctx(c, i, controls.length, append));
+    endStatus();
+    results.caseResult({ ...r, case: `${c.name}+${control.cheat}` });
+    const v = judgeControl(control, r);
+    if (!v.caught) missed++;
+    if (r.status === 'error') broken++;
+    const line = `${v.caught ? 'ok' : 'not ok'} ${i + 1} - ${control.cheat}: a driver that ${control.does}`;
+    emit([line, ...yamlBlock({ guard: control.guard, verdict: v.detail }, '  ')]);
+    note(`[${i + 1}/${controls.length}] ${control.cheat}: ${v.caught ? 'caught' : 'NOT CAUGHT'} - ${v.detail}`);
+  }
+  if (!tapOut) process.stdout.write(`${controls.length - missed}/${controls.length} controls caught\n`);
+  return broken ? ExitCode.infra : missed ? ExitCode.failed : ExitCode.ok;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -136,6 +170,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return cmdRun(rest, values);
+    case 'selftest':
+      return cmdSelftest(values);
     case 'build': {
       const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec));
       const guest = await buildGuest(kernel);

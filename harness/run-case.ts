@@ -90,6 +90,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
         cmdline: kernelCmdline(c, devices, ctx.arch, ctx.append),
         memoryMiB: c.memoryMiB ?? 512,
         cpus: 2,
+        numaNodes: c.numaNodes,
         devices,
         resultSocket: join(ctx.outDir, `.${c.name}.sock`),
       },

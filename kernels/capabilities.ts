@@ -7,6 +7,7 @@ export const capabilities = {
   'noiommu-iommufd': { fragment: 'noiommu-iommufd', summary: 'VFIO cdev in no-IOMMU mode through iommufd (GET_PA)' },
   liveupdate: { fragment: 'liveupdate', summary: 'Live Update Orchestrator over KHO, kexec_file_load' },
   sandbox: { fragment: 'sandbox', summary: 'seccomp filters and Landlock for the userspace driver' },
+  'memory-pressure': { fragment: 'memory-pressure', summary: 'compaction and NUMA migration, to push on pinned pages' },
   'native-drivers': { fragment: 'native-drivers', summary: 'virtio-pci and virtio-rng, for devices that have an in-kernel driver' },
 } as const;
 

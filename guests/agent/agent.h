@@ -14,6 +14,7 @@ struct plan {
 	int stage;        /* from the command line kexec_file_load was given */
 	int stages;       /* total stages of the case */
 	char cmdline[4096];
+	char cheat[32];   /* a negative control: the driver breaks a rule on purpose */
 };
 
 struct case_def {

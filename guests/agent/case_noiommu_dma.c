@@ -3,10 +3,14 @@
 #include "driver.h"
 #include "ktap.h"
 #include "vfio.h"
+#include "sandbox.h"
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <errno.h>
 #include <unistd.h>
 
-#define ASSERTIONS 15
+#define ASSERTIONS 18
 #define IOVA 0x100000ull
 
 static struct dmabuf buf;
@@ -29,7 +33,7 @@ int case_noiommu_dma(const struct plan *p)
 	assert_edu_bar0(&d);
 
 	if (step("ioas_map")) {
-		pin_before = vmpin_kb(getpid());
+		pin_before = observe_vmpin_kb();
 		err = dmabuf_create(&buf, p->pages, IOVA);
 		if (!err)
 			err = ioas_map(d.iommufd, d.ioas, buf.va, buf.len, buf.iova);
@@ -37,9 +41,14 @@ int case_noiommu_dma(const struct plan *p)
 			fail_hard("ioas_map", "map", -err, "IOMMU_IOAS_MAP of a memfd-backed buffer", "%d pages failed", p->pages);
 		else
 			pass("ioas_map");
+		/* Negative controls: what legacy no-IOMMU drivers do to keep memory in place. */
+		if (!strcmp(p->cheat, "mlock"))
+			ktap_info("cheat", "mlock -> %d", mlock(buf.va, buf.len) ? -errno : 0);
+		if (!strcmp(p->cheat, "mprotect"))
+			ktap_info("cheat", "mprotect -> %d", mprotect(buf.va, buf.len, PROT_READ | PROT_WRITE) ? -errno : 0);
 	}
 	if (step("vmpin_grows_by_mapped_size")) {
-		pin_mapped = vmpin_kb(getpid());
+		pin_mapped = observe_vmpin_kb();
 		if (pin_mapped - pin_before != (long)(buf.len / 1024))
 			fail_soft("vmpin_grows_by_mapped_size", "map", 0, "VmPin grows by the mapped size",
 				  "VmPin %ld kB -> %ld kB for %llu kB mapped", pin_before, pin_mapped, (unsigned long long)buf.len / 1024);
@@ -47,7 +56,32 @@ int case_noiommu_dma(const struct plan *p)
 			pass("vmpin_grows_by_mapped_size");
 	}
 	assert_get_pa_every_page(&d, &buf);
+	if (!strcmp(p->cheat, "pagemap")) {
+		int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+		ktap_info("cheat", "open /proc/self/pagemap -> %d", fd < 0 ? -errno : 0);
+	}
+	cheat_wrong_dma = !strcmp(p->cheat, "wrong-dma");
 	assert_dma_roundtrip(&d, &buf, "dma_roundtrip_every_page");
+	cheat_wrong_dma = 0;
+	if (step("pa_stable_under_pressure")) {
+		struct dmabuf again = buf;
+		char text[480];
+		uint64_t bad = 0;
+		uint32_t moved = 0;
+
+		observe_pressure(buf.va, buf.len, text, sizeof(text));
+		ktap_info("pressure", "%s", text);
+		err = get_pa_all(&d, &again, &bad);
+		for (uint64_t i = 0; !err && i < buf.len / VH_PAGE; i++)
+			moved += again.pa[i] != buf.pa[i];
+		if (err || moved)
+			fail_hard("pa_stable_under_pressure", "pressure", err == -EBADMSG ? 0 : -err, "the same PA for every page after compaction and move_pages",
+				  "%u pages moved (%s)", moved, text);
+		else
+			pass("pa_stable_under_pressure");
+	}
+	assert_dma_roundtrip(&d, &buf, "dma_after_pressure");
 
 	if (step("get_pa_unmapped_enoent")) {
 		len = VH_PAGE;
@@ -76,12 +110,13 @@ int case_noiommu_dma(const struct plan *p)
 		long after;
 
 		err = ioas_unmap(d.iommufd, d.ioas, buf.iova, buf.len);
-		after = vmpin_kb(getpid());
+		after = observe_vmpin_kb();
 		if (err || after != pin_before)
 			fail_soft("unmap_restores_vmpin", "unmap", -err, "IOAS_UNMAP succeeds and VmPin returns",
 				  "VmPin %ld kB before map, %ld kB mapped, %ld kB after unmap", pin_before, pin_mapped, after);
 		else
 			pass("unmap_restores_vmpin");
 	}
+	assert_sandbox_clean();
 	return ktap_failures() ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 #include "driver.h"
 #include "edu.h"
 #include "ktap.h"
+#include "sandbox.h"
 #include "vfio.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -79,7 +80,7 @@ void assert_taint_user(void)
 
 	if (!step(name))
 		return;
-	t = taint_mask();
+	t = observe_taint();
 	if (t < 0 || !(t & 64))
 		fail_soft(name, "cdev", t < 0 ? (int)-t : 0, "tainted & 64 (U)", "tainted = %ld", t);
 	else
@@ -234,6 +235,32 @@ uint64_t dmabuf_digest(const struct dmabuf *b)
 	return h;
 }
 
+int cheat_wrong_dma;
+
+void assert_sandbox_clean(void)
+{
+	const char *name = "sandbox_no_refusals";
+	char text[480];
+	long n;
+
+	if (vh_shared->sandbox_error[0]) {
+		ktap_skip(name, "sandbox: kernel refused %s", vh_shared->sandbox_error);
+		return;
+	}
+	/* Refusals are counted whatever else failed: no blocker applies here. */
+	if (lacking()) {
+		step(name);
+		return;
+	}
+	n = observe_refusals(text, sizeof(text));
+	if (n < 0)
+		fail_soft(name, "sandbox", (int)-n, "the observer answers", "no answer");
+	else if (n > 0)
+		fail_soft(name, "sandbox", 0, "no refusals by seccomp or the /proc guard", "%s", text);
+	else
+		pass(name);
+}
+
 void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b)
 {
 	const char *name = "get_pa_every_page";
@@ -296,7 +323,7 @@ void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name)
 		for (uint32_t k = 0; !err && k < VH_PAGE; k++)
 			page[k] = (uint8_t)~want[k];
 		if (!err)
-			err = edu_dma(d->bar, b->pa[i] + in_off, DMA_XFER, 1);
+			err = edu_dma(d->bar, b->pa[cheat_wrong_dma ? (i + 1) % pages : i] + in_off, DMA_XFER, 1);
 		if (err) {
 			fail_hard(name, "dma", -err, "edu DMA completes", "page %u (pa 0x%llx) timed out", i, (unsigned long long)b->pa[i]);
 			free(want);

@@ -37,6 +37,11 @@ void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b);
 int get_pa_all(struct vdev *d, struct dmabuf *b, uint64_t *bad_iova);
 void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name);
 
+/* Asks the observer for refusals by the sandbox; one assertion. */
+void assert_sandbox_clean(void);
+/* Negative control: the round trip writes back into the wrong page. */
+extern int cheat_wrong_dma;
+
 int dmabuf_create(struct dmabuf *b, int pages, uint64_t iova);
 /* Maps an existing memfd (one that crossed a kexec) as the DMA buffer. */
 int dmabuf_adopt(struct dmabuf *b, int memfd, int pages, uint64_t iova);

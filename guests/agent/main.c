@@ -2,6 +2,7 @@
  * case's driver in a child, reports KTAP on the result channel, then powers off. */
 #include "agent.h"
 #include "ktap.h"
+#include "sandbox.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,6 +27,9 @@ static void mount_basics(void)
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 	mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
 	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	/* The sandbox's Landlock rule needs the folder before vfio-pci creates the cdev in it. */
+	mkdir("/dev/vfio", 0755);
+	mkdir("/dev/vfio/devices", 0755);
 }
 
 static void parse_plan(struct plan *p)
@@ -58,6 +62,8 @@ static void parse_plan(struct plan *p)
 			p->stage = atoi(tok + 9);
 		else if (!strncmp(tok, "vh.stages=", 10))
 			p->stages = atoi(tok + 10);
+		else if (!strncmp(tok, "vh.cheat=", 9))
+			snprintf(p->cheat, sizeof(p->cheat), "%s", tok + 9);
 	}
 	if (p->pages < 1)
 		p->pages = 1;
@@ -80,8 +86,11 @@ int main(void)
 	int status = 0;
 	pid_t child;
 
+	int req[2] = { -1, -1 }, rep[2] = { -1, -1 };
+
 	if (getpid() == 1)
 		mount_basics();
+	shared_init();
 	parse_plan(&plan);
 	ktap_open(getenv("VH_RESULT") ? getenv("VH_RESULT") : RESULT_CHANNEL);
 	ktap_info("agent", "start stage=%d case=%s uptime_ms=%llu", plan.stage, plan.casename, (unsigned long long)uptime_ms());
@@ -92,13 +101,26 @@ int main(void)
 		ktap_info("agent", "error unknown case '%s'", plan.casename);
 		power_off();
 	}
-	/* The driver runs in a child: the agent outlives its crash and says so. */
+	/* The driver runs sandboxed in a child; PID 1 observes it and outlives its crash. */
+	if (pipe2(req, O_CLOEXEC) || pipe2(rep, O_CLOEXEC))
+		ktap_info("agent", "error pipe: %s", strerror(errno));
 	child = fork();
-	if (child == 0)
+	if (child == 0) {
+		close(req[0]);
+		close(rep[1]);
+		if (sandbox_enter(req[1], rep[0]) == 0)
+			ktap_info("sandbox", "seccomp+landlock");
+		else
+			ktap_info("sandbox", "unavailable: %s", vh_shared->sandbox_error);
 		_exit(c->run(&plan));
-	if (child < 0 || waitpid(child, &status, 0) < 0)
-		ktap_info("agent", "error fork/wait: %s", strerror(errno));
-	else if (WIFSIGNALED(status))
+	}
+	close(req[1]);
+	close(rep[0]);
+	if (child < 0)
+		ktap_info("agent", "error fork: %s", strerror(errno));
+	else
+		status = observe(child, req[0], rep[1]);
+	if (child > 0 && WIFSIGNALED(status))
 		ktap_info("agent", "crash signal=%d", WTERMSIG(status));
 	ktap_info("agent", "done stage=%d exit=%d uptime_ms=%llu", plan.stage, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		  (unsigned long long)uptime_ms());

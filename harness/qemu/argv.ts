@@ -19,6 +19,7 @@ export interface VmSpec {
   cmdline: string;
   memoryMiB: number;
   cpus: number;
+  numaNodes?: number;
   devices: VmDevice[];
   /** Unix socket the result channel connects to (the host listens). */
   resultSocket: string;
@@ -34,11 +35,17 @@ export function qemuArgv(vm: VmSpec): string[] {
     const props = Object.entries(d.props ?? {}).map(([k, v]) => `,${k}=${v}`);
     return ['-device', `${d.model},addr=${d.slot.toString(16)}.0${props.join('')}`];
   });
+  const nodes = vm.numaNodes ?? 1;
+  const numa = nodes < 2 ? [] : Array.from({ length: nodes }, (_, i) => [
+    '-object', `memory-backend-ram,id=mem${i},size=${Math.floor(vm.memoryMiB / nodes)}M`,
+    '-numa', `node,nodeid=${i},memdev=mem${i}${i < vm.cpus ? `,cpus=${i}` : ''}`,
+  ]).flat();
   return [
     '-M', vm.arch.machine,
     ...accel,
     '-m', `${vm.memoryMiB}M`,
     '-smp', String(vm.cpus),
+    ...numa,
     '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none', '-no-reboot',
     '-serial', 'stdio',
     '-chardev', `socket,id=result,path=${vm.resultSocket}`,

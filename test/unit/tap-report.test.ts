@@ -21,14 +21,14 @@ function parse(text: string) {
 
 describe('TAP 14 report', () => {
   it('prints a failing case as not ok with its failing assertion inside the subtest', () => {
-    const lines = fx('noiommu-dma-pass', 'noiommu-dma.result.log').split('\n').filter((l) => !l.startsWith('ok 12 '));
+    const lines = fx('noiommu-dma-pass', 'noiommu-dma.result.log').split('\n').filter((l) => !/^ok \d+ get_pa_unmapped_enoent$/.test(l));
     const r = judge(noiommuDma, { resultLines: lines, console: '', exit: { code: 0, signal: null, stderr: '' } });
     const text = [...tapHeader(1), ...tapCase(r, 1)].join('\n') + '\n';
     const { asserts, final } = parse(text);
     expect(final.ok).toBe(false);
     expect(asserts).toHaveLength(1);
     expect(asserts[0]).toMatchObject({ ok: false, name: 'noiommu-dma' });
-    expect(text).toMatch(/^ {4}not ok 12 - get_pa_unmapped_enoent$/m);
+    expect(text).toMatch(/^ {4}not ok \d+ - get_pa_unmapped_enoent$/m);
     expect(text).toMatch(/^ {6}seen: "missing"$/m);
   });
 

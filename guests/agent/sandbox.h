@@ -1,0 +1,33 @@
+/* The userspace driver's sandbox (seccomp + Landlock) and the observer that watches it.
+ * The driver runs in a child; PID 1 observes: it answers the child's questions about the
+ * kernel's accounting (VmPin, taint) from /proc, pushes on its memory, and counts refusals. */
+#ifndef VH_SANDBOX_H
+#define VH_SANDBOX_H
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Counters shared by the observer and the sandboxed child (MAP_SHARED, set up before fork). */
+struct vh_shared {
+	int ktap_counter, ktap_failures, ktap_lines;
+	uint32_t trapped[512];   /* seccomp refusals by syscall number */
+	uint32_t proc_refused;   /* opens of /proc paths refused by the open watch */
+	char first_proc[128];
+	char sandbox_error[192]; /* why the sandbox could not be set up, if it could not */
+};
+
+extern struct vh_shared *vh_shared;
+void shared_init(void);
+
+/* Child side. */
+int sandbox_enter(int req_w, int rep_r);
+long observe_vmpin_kb(void);
+long observe_taint(void);
+/* Compaction and a migration attempt on [va, va+len) by the observer; text says what happened. */
+int observe_pressure(void *va, uint64_t len, char *text, size_t cap);
+/* Total refusals so far; text names each guard and what it refused. */
+long observe_refusals(char *text, size_t cap);
+
+/* Parent side: serves the child until it exits; returns its wait status. */
+int observe(pid_t child, int req_r, int rep_w);
+
+#endif

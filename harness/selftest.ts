@@ -1,0 +1,81 @@
+// Negative controls: drivers that cheat on purpose. Each guard must catch its cheat, and say so,
+// or the harness cannot be trusted on this kernel.
+import type { Case } from '../cases/case.ts';
+import { allCases } from '../cases/index.ts';
+import type { CaseResult } from './verdict.ts';
+
+export interface Control {
+  /** The cheat, as the agent's vh.cheat= knows it. */
+  cheat: string;
+  does: string;
+  guard: string;
+  caseName: string;
+  /** The assertion that must go not ok, and what its diagnostic must name. */
+  caughtBy: string;
+  seen: RegExp;
+}
+
+export const controls: Control[] = [
+  {
+    cheat: 'pagemap',
+    does: 'reads physical addresses from /proc/self/pagemap',
+    guard: 'the /proc guard (Landlock, with the observer watching every open)',
+    caseName: 'noiommu-dma',
+    caughtBy: 'sandbox_no_refusals',
+    seen: /open watch refused \/proc x1 \(first \/proc\/self\/pagemap\)/,
+  },
+  {
+    cheat: 'mlock',
+    does: 'mlocks the DMA buffer',
+    guard: 'seccomp',
+    caseName: 'noiommu-dma',
+    caughtBy: 'sandbox_no_refusals',
+    seen: /seccomp refused mlock x1/,
+  },
+  {
+    cheat: 'mprotect',
+    does: 'mprotects the DMA buffer',
+    guard: 'seccomp',
+    caseName: 'noiommu-dma',
+    caughtBy: 'sandbox_no_refusals',
+    seen: /seccomp refused mprotect x1/,
+  },
+  {
+    cheat: 'wrong-dma',
+    does: 'DMAs the data back into the wrong page',
+    guard: 'the byte-for-byte DMA check',
+    caseName: 'noiommu-dma',
+    caughtBy: 'dma_roundtrip_every_page',
+    seen: /page 0 \(pa 0x[0-9a-f]+\) byte \d+/,
+  },
+  {
+    cheat: 'check-driver',
+    does: 'checks the driver binding after kexec although the device was not preserved',
+    guard: 'the only-VFIO driver check',
+    caseName: 'only-vfio',
+    caughtBy: 'stage2/device_driver_before_userspace',
+    seen: /bound to virtio-pci/,
+  },
+];
+
+export function controlCase(c: Control): Case {
+  const found = allCases.find((k) => k.name === c.caseName);
+  if (!found) throw new Error(`control ${c.cheat} names unknown case ${c.caseName}`);
+  return found;
+}
+
+export interface ControlVerdict {
+  caught: boolean;
+  /** One line: which guard caught it and what it said, or why it was not caught. */
+  detail: string;
+}
+
+export function judgeControl(c: Control, r: CaseResult): ControlVerdict {
+  if (r.status === 'error') return { caught: false, detail: `the run itself failed: ${r.reason}` };
+  const a = r.assertions.find((x) => x.name === c.caughtBy);
+  if (!a) return { caught: false, detail: `${c.caughtBy} was not reported` };
+  if (a.ok) return { caught: false, detail: `${c.caughtBy} stayed ok${a.skip ? ` (SKIP ${a.skip})` : ''}: ${c.guard} let it through` };
+  const seen = String(a.diag?.seen ?? '');
+  if (!c.seen.test(seen)) return { caught: false, detail: `${c.caughtBy} failed, but not for this cheat: ${seen}` };
+  return { caught: true, detail: `caught by ${c.guard}: ${seen}` };
+}
