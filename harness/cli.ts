@@ -1,5 +1,8 @@
 // vfio-handover: the command line. Parses, runs, maps outcomes to exit codes; never a stack trace.
 import { parseArgs } from 'node:util';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { allCases, pickCases } from '../cases/index.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
@@ -13,6 +16,8 @@ import { defaultTimeouts, runCase, type RunContext } from './run-case.ts';
 import { controlCase, controls, judgeControl } from './selftest.ts';
 import { yamlBlock } from './report/yaml.ts';
 import type { Case } from '../cases/case.ts';
+import type { Kernel } from './kernel/build.ts';
+import type { Phase } from './run-case.ts';
 import { ResultsDir } from './results.ts';
 import { tapCase, tapHeader } from './report/tap.ts';
 import { note, status, endStatus } from './progress.ts';
@@ -24,6 +29,8 @@ const usage = `usage: vfio-handover <command> [options]
       --tap          TAP on stdout even on a terminal
       --results DIR  write results/<run-id> under DIR (default: results/)
       --append WORDS extra guest kernel command-line words (they win over ours)
+      --timeout PHASE=S  seconds of silence allowed in a phase (qemu-start, boot, case, kexec, poweroff)
+      --bisect       for git bisect run: build failures and infrastructure errors exit 125
       --require CLAIM  a SKIP for this kernel claim is a failure (${Object.keys(claims).join(', ')}); repeatable
   selftest           run the negative controls: drivers that cheat on purpose; ok = caught
   build              build the kernel and guest for --kernel SPEC, run nothing
@@ -42,13 +49,20 @@ async function findQemu(binary: string): Promise<string> {
   return found;
 }
 
+/** The release our build recorded, when this kernel came from our cache. */
+function kernelRelease(kernel: Kernel): string | undefined {
+  const meta = join(dirname(kernel.bzImage), 'meta.json');
+  if (!existsSync(meta)) return undefined;
+  return (JSON.parse(readFileSync(meta, 'utf8')) as { release?: string }).release;
+}
+
 async function qemuVersion(qemu: string): Promise<string> {
   const r = await execa(qemu, ['--version'], { reject: false });
   return String(r.stdout).split('\n')[0] ?? 'unknown';
 }
 
 function exitCodeFor(results: CaseResult[]): number {
-  if (results.some((r) => r.status === 'error')) return ExitCode.infra;
+  if (results.some((r) => r.status === 'error' || r.status === 'miss')) return ExitCode.infra;
   if (results.some((r) => r.status === 'fail')) return ExitCode.failed;
   return ExitCode.ok;
 }
@@ -67,11 +81,26 @@ function parseRequire(names: string[] = []): Claim[] {
 }
 
 interface RunValues {
+  timeout?: string[];
+  bisect?: boolean;
   kernel?: string;
   tap?: boolean;
   results?: string;
   append?: string;
   require?: string[];
+}
+
+const phases: Phase[] = ['qemu-start', 'boot', 'case', 'kexec', 'poweroff'];
+
+/** --timeout PHASE=SECONDS: seconds of silence allowed in a phase. */
+function parseTimeouts(words: string[] = []): Partial<Record<Phase, number>> {
+  const out: Partial<Record<Phase, number>> = {};
+  for (const w of words) {
+    const m = /^([a-z-]+)=(\d+(?:\.\d+)?)$/.exec(w);
+    if (!m || !phases.includes(m[1] as Phase)) throw new UsageError(`--timeout takes PHASE=SECONDS with PHASE one of ${phases.join(', ')}, not '${w}'`);
+    out[m[1] as Phase] = Number(m[2]);
+  }
+  return out;
 }
 
 /** Everything a run needs before its first VM: QEMU, kernel, guest, accelerator, results folder. */
@@ -83,13 +112,25 @@ async function prepare(values: RunValues, caseNames: string[]) {
   const accel = await chooseAccel(qemu, arch, kernel.bzImage);
   const results = new ResultsDir(values.results);
   const tapOut = Boolean(values.tap) || !process.stdout.isTTY;
-  results.meta({
-    started: new Date().toISOString(),
-    kernel: { spec: kernel.spec, version: kernel.version, key: kernel.key, bzImage: kernel.bzImage },
-    accel,
-    qemu: await qemuVersion(qemu),
-    cases: caseNames,
-  });
+  const started = new Date().toISOString();
+  const qemuVer = await qemuVersion(qemu);
+  const release = kernelRelease(kernel);
+  const configHash = kernel.config ? createHash('sha256').update(readFileSync(kernel.config)).digest('hex').slice(0, 16) : undefined;
+  results.meta(
+    {
+      started,
+      kernel: { spec: kernel.spec, version: kernel.version, key: kernel.key, bzImage: kernel.bzImage, release, configHash },
+      accel,
+      qemu: qemuVer,
+      cases: caseNames,
+    },
+    {
+      runId: results.id,
+      startedAt: started,
+      kernel: { spec: kernel.spec, version: kernel.version, key: kernel.key, release, configHash },
+      environment: { accel: accel.name, accelWhy: accel.why, qemu: qemuVer, arch: arch.name },
+    },
+  );
   note(`running ${caseNames.length} VM(s) on ${kernel.spec} with ${accel.name.toUpperCase()} (${accel.why}); results in ${results.dir}`);
   const emit = (lines: string[]) => {
     results.tap(lines);
@@ -101,7 +142,7 @@ async function prepare(values: RunValues, caseNames: string[]) {
       kernel, guest, accel, arch, qemu,
       outDir: results.dir,
       append,
-      timeouts: defaultTimeouts(accel),
+      timeouts: { ...defaultTimeouts(accel), ...parseTimeouts(values.timeout) },
       onPhase: (k, p) => status(`[${i + 1}/${n}] ${k.name}: ${p} (${Math.round((Date.now() - started) / 1000)} s)`, 0),
     };
   };
@@ -123,7 +164,19 @@ async function cmdRun(positionals: string[], values: RunValues): Promise<number>
     note(`[${i + 1}/${cases.length}] ${c.name}: ${r.status.toUpperCase()}${r.reason ? ` - ${r.reason}` : ''}`);
   }
   process[tapOut ? 'stderr' : 'stdout'].write(`${summaryTable(done).join('\n')}\n`);
-  return exitCodeFor(done);
+  for (const r of done.filter((x) => x.status === 'fail' || x.status === 'error' || x.status === 'miss')) {
+    process.stderr.write(`\n${r.case}: ${r.status.toUpperCase()} - ${whyFirst(r)}\n`);
+  }
+  const code = exitCodeFor(done);
+  results.meta({ finished: new Date().toISOString(), exitCode: code });
+  return code;
+}
+
+/** For a person: the first failing assertion's own words, or the console lines that explain an error. */
+function whyFirst(r: CaseResult): string {
+  if (r.status !== 'fail') return `${r.reason}\n${(r.excerpt ?? '').split('\n').slice(0, 15).join('\n')}`;
+  const a = r.assertions.find((x) => !x.ok);
+  return `${a?.name}: expected ${String(a?.diag?.expected)}, saw ${String(a?.diag?.seen)}${a?.diag?.errname ? ` (${String(a.diag.errname)})` : ''}`;
 }
 
 /** Each negative control is a real run of its case with the cheat on; ok means its guard caught it. */
@@ -159,6 +212,8 @@ async function main(argv: string[]): Promise<number> {
       results: { type: 'string' },
       append: { type: 'string' },
       require: { type: 'string', multiple: true },
+      timeout: { type: 'string', multiple: true },
+      bisect: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -186,8 +241,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+const bisect = process.argv.includes('--bisect');
+/** git bisect run: 125 means "cannot test this commit", so infrastructure must not read as bad. */
+const exitWith = (code: number) => process.exit(bisect && code === ExitCode.infra ? ExitCode.bisectSkip : code);
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitWith(code),
   (e: unknown) => {
     endStatus();
     const err = e as Error & { code?: string };
@@ -198,6 +257,6 @@ main(process.argv.slice(2)).then(
     const prefix = err instanceof InfraError ? '' : 'internal error: ';
     process.stderr.write(`vfio-handover: ${prefix}${err.message}\n`);
     if (process.env.VFIO_HANDOVER_DEBUG) process.stderr.write(`${err.stack}\n`);
-    process.exit(ExitCode.infra);
+    exitWith(ExitCode.infra);
   },
 );

@@ -45,6 +45,11 @@ export class ConsoleWatch {
     return { line: rest[0]!.trim(), excerpt: rest.slice(0, 40).join('\n').trimEnd() };
   }
 
+  /** Kernel WARNINGs: not a crash, but every report says how many and the first. */
+  warnings(): string[] {
+    return this.text.split('\n').filter((l) => /^WARNING: /.test(l.trim()));
+  }
+
   /** The last lines, for failures the console did not explain. */
   tail(lines = 25): string {
     return this.text.trimEnd().split('\n').slice(-lines).join('\n');

@@ -5,7 +5,9 @@ import { qualified, type Case } from '../cases/case.ts';
 import type { Claim } from '../kernels/capabilities.ts';
 import { ConsoleWatch } from './console-watch.ts';
 
-export type Status = 'pass' | 'fail' | 'skip' | 'error';
+/** pass/fail/skip: what the kernel did. error: the guest broke (panic, oops, agent crash, silence).
+ * miss: the VM never ran or QEMU died under it, so nothing is known about the kernel. */
+export type Status = 'pass' | 'fail' | 'skip' | 'error' | 'miss';
 
 export interface Assertion {
   name: string;
@@ -119,6 +121,20 @@ function stageTimings(segs: Segment[], into: Record<string, number>): void {
   }
 }
 
+/** Test point numbers must count up by one: a jump means lines were lost, anything else is malformed. */
+function badNumbering(lines: string[]): { line: string; gap?: string } | undefined {
+  let expect = 1;
+  for (const l of lines) {
+    if (!/^(not )?ok\b/.test(l)) continue;
+    const m = /^(?:not )?ok (\d+)(?: |$)/.exec(l);
+    const n = m ? Number(m[1]) : NaN;
+    if (n > expect) return { line: l, gap: n - 1 > expect ? `${expect}-${n - 1}` : `${expect}` };
+    if (n !== expect) return { line: l };
+    expect++;
+  }
+  return undefined;
+}
+
 /** Each test point's time: from the previous test point (or the stage start) to its own line. */
 function stepDurations(seg: Segment): Map<string, number> {
   const out = new Map<string, number>();
@@ -153,6 +169,8 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
   parsedByStage.forEach((p, i) => {
     for (const [k, v] of Object.entries(p?.info ?? {})) info[c.stages.length > 1 ? `stage${i + 1}/${k}` : k] = v;
   });
+  const warned = watch.warnings();
+  if (warned.length) info.kernel_warnings = `${warned.length} (first: ${warned[0]!.trim()})`;
   const timings = { ...(obs.timings ?? {}) };
   stageTimings(segs, timings);
   const base = { case: c.name, info, timings };
@@ -175,12 +193,13 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
     phase,
     reason,
     excerpt,
-    assertions: assertions.filter((a) => reported.includes(a)),
+    assertions: assertions.filter((a) => reported.some((x) => x.name === a.name)),
   });
 
+  const qemuSaid = obs.exit?.stderr.trim().split('\n').pop();
   if (obs.console === '' && agent.length === 0 && obs.exit) {
-    const why = obs.exit.stderr.trim().split('\n').pop() || `exit ${obs.exit.code ?? obs.exit.signal}`;
-    return error('qemu-start', `QEMU failed to start: ${why}`, obs.exit.stderr.trim());
+    const why = qemuSaid || `exit ${obs.exit.code ?? obs.exit.signal}`;
+    return { ...error('qemu-start', `QEMU failed to start: ${why}`, obs.exit.stderr.trim()), status: 'miss' };
   }
   const crash = watch.crash();
   if (crash) return error(agent.length ? 'case' : 'boot', `guest crashed: ${crash.line}`, crash.excerpt);
@@ -196,12 +215,18 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
       return error('kexec', `stage ${seg.stage + 1} never started after the kexec of stage ${seg.stage}`);
     }
   }
+  for (const seg of segs) {
+    const bad = badNumbering(seg.lines);
+    if (bad?.gap) return error('case', `the result channel lost test point(s) ${bad.gap} of stage ${seg.stage}`);
+    if (bad) return error('case', `malformed KTAP from the agent in stage ${seg.stage}: "${bad.line}"`);
+  }
   if (!agent.some((a) => a.startsWith('done'))) {
     const phase = agent.length ? 'case' : 'boot';
-    const what = phase === 'boot' ? 'the agent never started' : 'the result channel ended before the agent finished';
-    const qemuSaid = obs.exit?.stderr.trim().split('\n').pop();
-    const died = obs.exit && (obs.exit.code !== 0 || obs.exit.signal) ? `; QEMU exited ${obs.exit.code ?? obs.exit.signal}${qemuSaid ? `: ${qemuSaid}` : ''}` : '';
-    return error(phase, `${what}${died}`, qemuSaid ? `${watch.tail()}\n--- QEMU stderr ---\n${obs.exit!.stderr.trim()}` : undefined);
+    if (obs.exit && (obs.exit.code !== 0 || obs.exit.signal)) {
+      const how = `QEMU died (${obs.exit.code ?? obs.exit.signal})${qemuSaid ? `: ${qemuSaid}` : ''}`;
+      return { ...error(phase, how, `${watch.tail()}\n--- QEMU stderr ---\n${obs.exit.stderr.trim()}`), status: 'miss' };
+    }
+    return error(phase, phase === 'boot' ? 'the agent never started' : 'the result channel ended before the agent finished');
   }
   parsedByStage.forEach((p, i) => {
     if (p?.planned !== undefined && p.planned !== p.asserts.length) {

@@ -15,6 +15,7 @@ struct plan {
 	int stages;       /* total stages of the case */
 	char cmdline[4096];
 	char cheat[32];   /* a negative control: the driver breaks a rule on purpose */
+	char induce[32];  /* an induced failure: panic, hang, garbage */
 };
 
 struct case_def {

@@ -27,6 +27,17 @@ int case_noiommu_dma(const struct plan *p)
 	assert_bound_to_vfio_pci(&d);
 	assert_noiommu_cdev(&d);
 	assert_taint_user();
+	/* Induced failures, for the harness's own tests (vh.induce=). */
+	if (!strcmp(p->induce, "panic"))
+		observe_induce_panic();
+	if (!strcmp(p->induce, "hang"))
+		for (;;)
+			pause();
+	if (!strcmp(p->induce, "garbage")) {
+		ktap_line("ok ok 4 bind_iommufd");
+		ktap_line("not ok -1");
+		ktap_line("ok 2 noiommu_cdev");
+	}
 	assert_bind_iommufd(&d);
 	assert_ioas_alloc(&d);
 	assert_attach_ioas(&d);

@@ -67,6 +67,8 @@ void ktap_line(const char *fmt, ...)
 	buf[n++] = '\n';
 	lines++;
 	emit(buf, (size_t)n);
+	/* Wait until the UART sent it: a panic right after must not swallow this line. */
+	tcdrain(out_fd);
 }
 
 void ktap_header(int planned)

@@ -62,6 +62,8 @@ static void parse_plan(struct plan *p)
 			p->stage = atoi(tok + 9);
 		else if (!strncmp(tok, "vh.stages=", 10))
 			p->stages = atoi(tok + 10);
+		else if (!strncmp(tok, "vh.induce=", 10))
+			snprintf(p->induce, sizeof(p->induce), "%s", tok + 10);
 		else if (!strncmp(tok, "vh.cheat=", 9))
 			snprintf(p->cheat, sizeof(p->cheat), "%s", tok + 9);
 	}

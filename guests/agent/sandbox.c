@@ -44,7 +44,7 @@ static const struct {
 };
 #define NREFUSED (sizeof(refused) / sizeof(refused[0]))
 
-enum { OBS_VMPIN = 1, OBS_TAINT, OBS_PRESSURE, OBS_REFUSALS, OBS_LISTENER };
+enum { OBS_VMPIN = 1, OBS_TAINT, OBS_PRESSURE, OBS_REFUSALS, OBS_LISTENER, OBS_PANIC };
 struct obs_req {
 	int op;
 	uint64_t va, len;
@@ -205,6 +205,11 @@ int observe_pressure(void *va, uint64_t len, char *text, size_t cap)
 	return (int)ask(OBS_PRESSURE, (uintptr_t)va, len, text, cap);
 }
 
+void observe_induce_panic(void)
+{
+	ask(OBS_PANIC, 0, 0, NULL, 0);
+}
+
 long observe_refusals(char *text, size_t cap)
 {
 	return ask(OBS_REFUSALS, 0, 0, text, cap);
@@ -283,6 +288,9 @@ static void serve(pid_t child, int req_r, int rep_w, int *listener)
 		pressure(child, q.va, q.len, &r);
 	} else if (q.op == OBS_REFUSALS) {
 		refusals(&r);
+	} else if (q.op == OBS_PANIC) {
+		/* Induced failure: the guest kernel panics mid-stage, as a kernel bug would make it. */
+		write_file("/proc/sysrq-trigger", "c");
 	} else if (q.op == OBS_LISTENER) {
 		int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
 

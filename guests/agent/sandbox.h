@@ -27,6 +27,9 @@ int observe_pressure(void *va, uint64_t len, char *text, size_t cap);
 /* Total refusals so far; text names each guard and what it refused. */
 long observe_refusals(char *text, size_t cap);
 
+/* Induced failure: asks the observer to crash the kernel through sysrq. */
+void observe_induce_panic(void);
+
 /* Parent side: serves the child until it exits; returns its wait status. */
 int observe(pid_t child, int req_r, int rep_w);
 

@@ -1,11 +1,12 @@
 // Fetches Debian's linux-source-X.Y with apt-get download through a private sources list
 // and state folder, leaving the system's apt setup untouched; unpacks it into the cache.
-import { mkdirSync, writeFileSync, existsSync, readdirSync, rmSync, renameSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, readdirSync, rmSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { InfraError, UsageError } from '../errors.ts';
 import { note } from '../progress.ts';
 import { debianMirror, systemAptEntries } from './apt-mirror.ts';
+import { withLock } from './lock.ts';
 
 export interface DebianSource {
   series: string;
@@ -37,8 +38,13 @@ async function prepareApt(state: string): Promise<string[]> {
   const keyring = mirror.signedBy && existsSync(mirror.signedBy) ? mirror.signedBy : defaultKeyring;
   writeFileSync(join(state, 'sources.list'), `deb [signed-by=${keyring}] ${mirror.uri} ${suite} main\n`);
   const opts = aptOptions(state);
+  // Package lists are refreshed at most daily: a warm run needs no network.
+  const stamp = join(state, 'updated');
+  const fresh = existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < 24 * 3600 * 1000 && process.env.VFIO_HANDOVER_REFRESH !== '1';
+  if (fresh) return opts;
   const upd = await execa('apt-get', [...opts, '-q', 'update'], { all: true, reject: false });
   if (upd.exitCode !== 0) throw new InfraError(`apt-get update for ${suite} failed: ${lastLine(upd.all)}`);
+  writeFileSync(stamp, '');
   return opts;
 }
 
@@ -49,6 +55,12 @@ function lastLine(text: unknown): string {
 /** Ensures linux-source-<series> is downloaded and unpacked; returns its tree. */
 export async function debianKernelSource(series: string, cache: string): Promise<DebianSource> {
   const state = join(cache, 'apt');
+  mkdirSync(state, { recursive: true });
+  // One apt at a time on the private state, whatever runs in parallel.
+  return withLock(`${state}.lock`, () => fetchSource(series, cache, state));
+}
+
+async function fetchSource(series: string, cache: string, state: string): Promise<DebianSource> {
   const opts = await prepareApt(state);
   const pkg = `linux-source-${series}`;
   const show = await execa('apt-cache', [...opts, 'show', '--no-all-versions', pkg], { reject: false, all: true });

@@ -44,7 +44,8 @@ export function qemuArgv(vm: VmSpec): string[] {
     '-M', vm.arch.machine,
     ...accel,
     '-m', `${vm.memoryMiB}M`,
-    '-smp', String(vm.cpus),
+    // One socket per NUMA node: CPUs sharing a cache across nodes make the kernel WARN.
+    '-smp', nodes > 1 ? `${vm.cpus},sockets=${nodes}` : String(vm.cpus),
     ...numa,
     '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none', '-no-reboot',
     '-serial', 'stdio',

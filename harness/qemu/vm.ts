@@ -60,7 +60,13 @@ export class Vm {
     hookExit();
     rmSync(spec.resultSocket, { force: true });
     let partial = '';
+    let open = 0;
+    let drained: () => void = () => {};
     const server = createServer((conn) => {
+      open++;
+      conn.on('close', () => {
+        if (--open === 0) drained();
+      });
       conn.setEncoding('utf8');
       conn.on('data', (chunk: string) => {
         const lines = (partial + chunk).split('\n');
@@ -92,10 +98,14 @@ export class Vm {
     });
     proc.on('close', (code, signal) => {
       live.delete(proc);
-      if (partial) h.result(partial);
-      partial = '';
-      vm.closeServer();
-      h.exit(code, signal, stderr);
+      // What QEMU wrote to the result socket just before it exited may still be in flight.
+      const settle = open === 0 ? Promise.resolve() : new Promise<void>((r) => ((drained = r), setTimeout(r, 1000)));
+      void settle.then(() => {
+        if (partial) h.result(partial);
+        partial = '';
+        vm.closeServer();
+        h.exit(code, signal, stderr);
+      });
     });
     return vm;
   }

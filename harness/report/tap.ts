@@ -26,7 +26,7 @@ export function tapCase(r: CaseResult, n: number): string[] {
     lines.push(`not ok ${n} - ${r.case}${time}`);
     lines.push(
       ...yamlBlock(
-        { severity: r.status === 'error' ? 'error' : 'fail', reason: r.reason, phase: r.phase, excerpt: r.excerpt },
+        { severity: r.status, reason: r.reason, phase: r.phase, excerpt: r.excerpt },
         '  ',
       ),
     );

@@ -1,9 +1,10 @@
 // The default suite on the default kernel, in real QEMU: the README's main command.
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allAssertions } from '../../cases/case.ts';
 import { allCases } from '../../cases/index.ts';
+import { XMLParser } from 'fast-xml-parser';
 import { run, scratch, topLevel, type TopLevel } from './cli.ts';
 
 describe('vfio-handover run (default suite, default Debian 7.3 kernel)', () => {
@@ -67,7 +68,38 @@ describe('vfio-handover run (default suite, default Debian 7.3 kernel)', () => {
     expect(readFileSync(join(runDir, 'luo-dma-buffer.console.log'), 'utf8')).toMatch(/KHO: exec from/);
     const meta = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'));
     expect(['kvm', 'tcg']).toContain(meta.accel.name);
-    expect(existsSync(join(runDir, 'cases.jsonl'))).toBe(true);
+    expect(meta.exitCode).toBe(0);
+    expect(readFileSync(join(runDir, 'cases.jsonl'), 'utf8').trim().split('\n')).toHaveLength(allCases.length);
+  });
+
+  it('writes JUnit that parses as JUnit, one testsuite per case and one testcase per assertion', () => {
+    const xml = readFileSync(join(runDir, 'junit.xml'), 'utf8');
+    const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(xml);
+    const suites = doc.testsuites.testsuite as { name: string; tests: string; skipped: string; testcase: unknown[] }[];
+    expect(suites.map((x) => x.name)).toEqual(allCases.map((c) => c.name));
+    for (const c of allCases) {
+      const suite = suites.find((x) => x.name === c.name)!;
+      const testcases = Array.isArray(suite.testcase) ? suite.testcase : [suite.testcase];
+      expect(testcases).toHaveLength(allAssertions(c).length);
+    }
+    expect(Number(suites.find((x) => x.name === 'vfio-handover')!.skipped)).toBeGreaterThan(0);
+  });
+
+  it('writes KCIDB v5: checkout, build, and tests with statuses, durations and timing numbers', () => {
+    const k = JSON.parse(readFileSync(join(runDir, 'kcidb.json'), 'utf8'));
+    expect(k.version.major).toBe(5);
+    expect(k.builds[0].checkout_id).toBe(k.checkouts[0].id);
+    expect(k.checkouts[0].id).toMatch(/^vfio_handover:/);
+    for (const t of k.tests) {
+      expect(t.build_id).toBe(k.builds[0].id);
+      expect(['PASS', 'FAIL', 'ERROR', 'MISS', 'SKIP', 'DONE']).toContain(t.status);
+      expect(t.path).toMatch(/^vfio_handover\./);
+    }
+    const byPath = (p: string) => k.tests.find((t: { path: string }) => t.path === p);
+    expect(byPath('vfio_handover.noiommu-dma').status).toBe('PASS');
+    expect(byPath('vfio_handover.vfio-handover').status).toBe('SKIP');
+    expect(byPath('vfio_handover.luo-dma-buffer.timing.blackout1_ms').number).toMatchObject({ unit: 'ms' });
+    expect(byPath('vfio_handover.noiommu-dma').environment.misc.accelerator).toMatch(/^(kvm|tcg)$/);
   });
 });
 

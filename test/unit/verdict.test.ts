@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import noiommuDma from '../../cases/noiommu-dma.ts';
 import { allAssertions } from '../../cases/case.ts';
 import { judge, parseResultChannel } from '../../harness/verdict.ts';
+import { withExtraReport, withoutReport } from './ktap-edit.ts';
 
 const fx = (...p: string[]) => readFileSync(join(import.meta.dirname, '..', 'fixtures', ...p), 'utf8');
 const passResult = fx('noiommu-dma-pass', 'noiommu-dma.result.log').split('\n');
@@ -29,7 +30,7 @@ describe('judge', () => {
   });
 
   it('fails a run where an assertion the case declares was never reported', () => {
-    const dropped = passResult.filter((l) => !l.startsWith('ok 11 '));
+    const dropped = withoutReport(passResult, 'dma_roundtrip_every_page');
     const r = judge(noiommuDma, { resultLines: dropped, console: passConsole, exit: exit0 });
     expect(r.status).toBe('fail');
     const missing = r.assertions.find((a) => a.name === 'dma_roundtrip_every_page');
@@ -38,7 +39,7 @@ describe('judge', () => {
   });
 
   it('fails on an assertion the case does not declare', () => {
-    const extra = [...passResult.slice(0, -2), 'ok 16 smuggled_in', ...passResult.slice(-2)];
+    const extra = withExtraReport(passResult, 'smuggled_in');
     const r = judge(noiommuDma, { resultLines: extra, console: passConsole, exit: exit0 });
     expect(r.status).toBe('fail');
     expect(r.assertions.find((a) => a.name === 'smuggled_in')?.ok).toBe(false);
@@ -57,9 +58,16 @@ describe('judge', () => {
     expect(r.reason).toBe('no progress for 90 s in phase case');
   });
 
-  it('reports QEMU that never started as a start failure with its own words', () => {
-    const r = judge(noiommuDma, { resultLines: [], console: '', exit: { code: 1, signal: null, stderr: "qemu-system-x86_64: -device nosuch: 'nosuch' is not a valid device model name\n" } });
+  it('calls a test point lost in transit a lost line, naming its number', () => {
+    const lost = passResult.filter((l) => !/^ok \d+ ioas_alloc$/.test(l));
+    const r = judge(noiommuDma, { resultLines: lost, console: passConsole, exit: exit0 });
     expect(r.status).toBe('error');
+    expect(r.reason).toBe('the result channel lost test point(s) 5 of stage 1');
+  });
+
+  it('reports QEMU that never started as a MISS with its own words', () => {
+    const r = judge(noiommuDma, { resultLines: [], console: '', exit: { code: 1, signal: null, stderr: "qemu-system-x86_64: -device nosuch: 'nosuch' is not a valid device model name\n" } });
+    expect(r.status).toBe('miss');
     expect(r.phase).toBe('qemu-start');
     expect(r.reason).toMatch(/not a valid device model name/);
   });

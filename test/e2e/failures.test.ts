@@ -1,0 +1,71 @@
+// Induced failures, for real: each gets its class and exit code within its phase timeout,
+// and leaves no QEMU process behind.
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run, scratch, topLevel } from './cli.ts';
+
+function qemuLeft(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+        return cmd.includes('qemu-system') && cmd.includes(dir) && !/State:\s+Z/.test(readFileSync(`/proc/${e}/status`, 'utf8'));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function induce(args: string[], env: Record<string, string> = {}) {
+  const dir = scratch();
+  const r = await run(['run', 'noiommu-dma', '--tap', '--results', dir, ...args], { env });
+  const tap = String(r.stdout);
+  return { r, tap, dir, top: topLevel(tap)[0], left: qemuLeft(dir) };
+}
+
+describe('induced failures', () => {
+  it('a guest panic mid-stage is an ERROR with the console excerpt from the panic line', async () => {
+    const { r, tap, top, left } = await induce(['--append', 'vh.induce=panic']);
+    expect(r.exitCode).toBe(3);
+    expect(top?.ok).toBe(false);
+    expect(tap).toMatch(/severity: "error"/);
+    expect(tap).toMatch(/reason: "guest crashed: Kernel panic - not syncing: sysrq triggered crash"/);
+    expect(tap).toMatch(/excerpt: \|-\n {4}Kernel panic - not syncing: sysrq triggered crash/);
+    expect(tap).toMatch(/^ {4}ok 3 - taint_user_set$/m);
+    expect(left).toEqual([]);
+  });
+
+  it('silence past the phase timeout is an ERROR naming the phase', async () => {
+    const t0 = Date.now();
+    const { r, tap, left } = await induce(['--append', 'vh.induce=hang', '--timeout', 'case=4']);
+    expect(r.exitCode).toBe(3);
+    expect(tap).toMatch(/reason: "no progress for 4 s in phase case"/);
+    expect(Date.now() - t0).toBeLessThan(60_000);
+    expect(left).toEqual([]);
+  });
+
+  it('malformed KTAP from the agent is an ERROR quoting the line', async () => {
+    const { r, tap, left } = await induce(['--append', 'vh.induce=garbage']);
+    expect(r.exitCode).toBe(3);
+    expect(tap).toMatch(/reason: "malformed KTAP from the agent in stage 1: \\"ok ok 4 bind_iommufd\\""/);
+    expect(left).toEqual([]);
+  });
+
+  it('a QEMU that cannot start (a device it does not have) is a MISS; --bisect makes it 125', async () => {
+    const dir = scratch();
+    const wrapper = join(dir, 'qemu-without-device');
+    writeFileSync(wrapper, '#!/bin/sh\nexec qemu-system-x86_64 "$@" -device no-such-device\n');
+    chmodSync(wrapper, 0o755);
+    const env = { VFIO_HANDOVER_QEMU: wrapper };
+    const { r, tap, left } = await induce([], env);
+    expect(r.exitCode).toBe(3);
+    expect(tap).toMatch(/severity: "miss"/);
+    expect(tap).toMatch(/reason: "QEMU failed to start: .*'no-such-device' is not a valid device model name"/);
+    expect(left).toEqual([]);
+    const b = await induce(['--bisect'], env);
+    expect(b.r.exitCode).toBe(125);
+  });
+});
