@@ -1,7 +1,7 @@
 // vfio-handover: the command line. Parses, runs, maps outcomes to exit codes; never a stack trace.
 import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { allCases, pickCases } from '../cases/index.ts';
@@ -15,6 +15,8 @@ import { hostArch } from './qemu/arch.ts';
 import { defaultTimeouts, runCase, type RunContext } from './run-case.ts';
 import { controlCase, controls, judgeControl } from './selftest.ts';
 import { yamlBlock } from './report/yaml.ts';
+import { caseCost, inOrderPool, parseJobs, shard } from './schedule.ts';
+import { benchTable, summarize, type BenchSummary, type Sample } from './bench.ts';
 import type { Case } from '../cases/case.ts';
 import type { Kernel } from './kernel/build.ts';
 import type { Phase } from './run-case.ts';
@@ -27,12 +29,17 @@ const usage = `usage: vfio-handover <command> [options]
   run [CASE...]      run cases (default: the whole suite) and print TAP
       --kernel SPEC  ${defaultKernelSpec} (default) | image:PATH[,config=PATH][,headers=DIR]
       --tap          TAP on stdout even on a terminal
+      --jobs N       VMs at once (default: from cores and free memory); output is the same either way
+      --shard I/N    run every Nth case starting at the Ith (CI matrices)
       --results DIR  write results/<run-id> under DIR (default: results/)
       --append WORDS extra guest kernel command-line words (they win over ours)
       --timeout PHASE=S  seconds of silence allowed in a phase (qemu-start, boot, case, kexec, poweroff)
       --bisect       for git bisect run: build failures and infrastructure errors exit 125
       --require CLAIM  a SKIP for this kernel claim is a failure (${Object.keys(claims).join(', ')}); repeatable
   selftest           run the negative controls: drivers that cheat on purpose; ok = caught
+  bench [--rounds K] [--skip-suite]
+                     the handover case against a bare boot, K interleaved rounds, and the suite
+                     serial against --jobs 2; ratios, not seconds
   build              build the kernel and guest for --kernel SPEC, run nothing
   list               list the cases`;
 
@@ -81,6 +88,8 @@ function parseRequire(names: string[] = []): Claim[] {
 }
 
 interface RunValues {
+  jobs?: string;
+  shard?: string;
   timeout?: string[];
   bisect?: boolean;
   kernel?: string;
@@ -150,25 +159,45 @@ async function prepare(values: RunValues, caseNames: string[]) {
 }
 
 async function cmdRun(positionals: string[], values: RunValues): Promise<number> {
-  const cases = pickCases(positionals);
+  const cases = shard(pickCases(positionals), values.shard);
   const require = parseRequire(values.require);
+  const jobs = parseJobs(values.jobs);
   const { results, tapOut, emit, ctx } = await prepare(values, cases.map((c) => c.name));
   emit(tapHeader(cases.length));
-  const done: CaseResult[] = [];
-  for (const [i, c] of cases.entries()) {
-    const r = await runCase(c, { ...ctx(c, i, cases.length, values.append), require });
-    endStatus();
-    done.push(r);
-    results.caseResult(r);
-    emit(tapCase(r, i + 1));
-    note(`[${i + 1}/${cases.length}] ${c.name}: ${r.status.toUpperCase()}${r.reason ? ` - ${r.reason}` : ''}`);
-  }
+  const phases = new Map<string, string>();
+  const showPhases = () => status([...phases].map(([k, p]) => `${k}: ${p}`).join(' | '), 0);
+  // Cases run in parallel VMs; their verdicts are reported in case order, so the output is the same either way.
+  const done = await inOrderPool(
+    cases,
+    jobs,
+    async (c, i) => {
+      const r = await runCase(c, {
+        ...ctx(c, i, cases.length, values.append),
+        require,
+        onPhase: (k, p) => {
+          phases.set(k.name, p);
+          showPhases();
+        },
+      });
+      phases.delete(c.name);
+      results.caseResult(r);
+      return r;
+    },
+    (r, i) => {
+      endStatus();
+      emit(tapCase(r, i + 1));
+      note(`[${i + 1}/${cases.length}] ${r.case}: ${r.status.toUpperCase()}${r.reason ? ` - ${r.reason}` : ''}`);
+      showPhases();
+    },
+    caseCost,
+  );
+  endStatus();
   process[tapOut ? 'stderr' : 'stdout'].write(`${summaryTable(done).join('\n')}\n`);
   for (const r of done.filter((x) => x.status === 'fail' || x.status === 'error' || x.status === 'miss')) {
     process.stderr.write(`\n${r.case}: ${r.status.toUpperCase()} - ${whyFirst(r)}\n`);
   }
   const code = exitCodeFor(done);
-  results.meta({ finished: new Date().toISOString(), exitCode: code });
+  results.meta({ finished: new Date().toISOString(), exitCode: code, jobs, shard: values.shard });
   return code;
 }
 
@@ -177,6 +206,46 @@ function whyFirst(r: CaseResult): string {
   if (r.status !== 'fail') return `${r.reason}\n${(r.excerpt ?? '').split('\n').slice(0, 15).join('\n')}`;
   const a = r.assertions.find((x) => !x.ok);
   return `${a?.name}: expected ${String(a?.diag?.expected)}, saw ${String(a?.diag?.seen)}${a?.diag?.errname ? ` (${String(a.diag.errname)})` : ''}`;
+}
+
+/** npm run bench: interleaved bare and handover runs, the suite serial and with --jobs 2, the build cache. */
+async function cmdBench(values: RunValues & { rounds?: string; 'skip-suite'?: boolean }): Promise<number> {
+  const rounds = Number(values.rounds ?? 5);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--rounds takes a whole number, not '${values.rounds}'`);
+  const bare = pickCases(['boot'])[0]!;
+  const handover = pickCases(['luo-dma-buffer'])[0]!;
+  const { results, ctx } = await prepare({ ...values, tap: false }, [bare.name, handover.name]);
+  // One DMA page per stage, as the hand-made baseline did one transfer: the figure is the harness's cost, not edu's.
+  const append = [values.append, 'vh.pages=1'].filter(Boolean).join(' ');
+  const samples: Sample[] = [];
+  for (let i = 0; i < rounds; i++) {
+    for (const [kind, c] of [['bare', bare], ['handover', handover]] as const) {
+      const r = await runCase(c, ctx(c, i, rounds, append));
+      endStatus();
+      if (r.status !== 'pass') throw new InfraError(`bench: ${c.name} did not pass (${r.status}: ${r.reason})`);
+      samples.push({ kind, timings: r.timings });
+      note(`round ${i + 1}/${rounds}: ${kind} ${r.timings.wall_ms} ms`);
+    }
+  }
+  const suiteWall = async (jobs: number) => {
+    const t0 = Date.now();
+    await inOrderPool(allCases, jobs, (c, i) => runCase(c, ctx(c, i, allCases.length, values.append)), () => endStatus(), caseCost);
+    return Date.now() - t0;
+  };
+  const suite = values['skip-suite'] ? undefined : { serialMs: await suiteWall(1), jobs2Ms: await suiteWall(2) };
+  const t0 = Date.now();
+  const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec));
+  const warmMs = Date.now() - t0;
+  const meta = join(dirname(kernel.bzImage), 'meta.json');
+  const coldSeconds = existsSync(meta) ? (JSON.parse(readFileSync(meta, 'utf8')) as { seconds?: number }).seconds : undefined;
+  const summary: BenchSummary = {
+    ...summarize(samples),
+    ...(suite ? { suite: { ...suite, ratio: suite.jobs2Ms / suite.serialMs } } : {}),
+    build: { coldSeconds, warmMs },
+  };
+  writeFileSync(join(results.dir, 'bench.json'), `${JSON.stringify({ summary, samples }, null, 2)}\n`);
+  process.stdout.write(`${benchTable(summary).join('\n')}\n`);
+  return ExitCode.ok;
 }
 
 /** Each negative control is a real run of its case with the cheat on; ok means its guard caught it. */
@@ -214,6 +283,10 @@ async function main(argv: string[]): Promise<number> {
       require: { type: 'string', multiple: true },
       timeout: { type: 'string', multiple: true },
       bisect: { type: 'boolean' },
+      jobs: { type: 'string', short: 'j' },
+      shard: { type: 'string' },
+      rounds: { type: 'string' },
+      'skip-suite': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -227,6 +300,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdRun(rest, values);
     case 'selftest':
       return cmdSelftest(values);
+    case 'bench':
+      return cmdBench(values);
     case 'build': {
       const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec));
       const guest = await buildGuest(kernel);

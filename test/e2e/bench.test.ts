@@ -1,0 +1,12 @@
+// npm run bench's own output, on the real kernel: the ratio line CI dashboards read.
+import { describe, expect, it } from 'vitest';
+import { run, scratch } from './cli.ts';
+
+describe('bench', () => {
+  it('prints medians against a bare boot and the ratio line', async () => {
+    const r = await run(['bench', '--rounds', '1', '--skip-suite', '--results', scratch()]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(String(r.stdout)).toMatch(/^ratio handover\/bare: \d+\.\d\d$/m);
+    expect(String(r.stdout)).toMatch(/^handover blackout1_ms +\d+ ms/m);
+  }, 300_000);
+});
