@@ -16,6 +16,8 @@ import { defaultTimeouts, runCase, type RunContext } from './run-case.ts';
 import { controlCase, controls, judgeControl } from './selftest.ts';
 import { yamlBlock } from './report/yaml.ts';
 import { caseCost, inOrderPool, parseJobs, shard } from './schedule.ts';
+import { diagnose } from './doctor.ts';
+import { runShell } from './shell.ts';
 import { benchTable, summarize, type BenchSummary, type Sample } from './bench.ts';
 import type { Case } from '../cases/case.ts';
 import type { Kernel } from './kernel/build.ts';
@@ -27,7 +29,9 @@ import type { CaseResult } from './verdict.ts';
 
 const usage = `usage: vfio-handover <command> [options]
   run [CASE...]      run cases (default: the whole suite) and print TAP
-      --kernel SPEC  ${defaultKernelSpec} (default) | image:PATH[,config=PATH][,headers=DIR]
+      --kernel SPEC  ${defaultKernelSpec}[+SERIES] (default ${defaultKernelSpec}) | tree:PATH | image:PATH[,config=PATH][,headers=DIR]
+      --patches PATH an mbox or a folder of patches, applied with git am onto a copy of the --kernel source
+      --next-kernel SPEC  the kernel stage 1 kexecs into (upgrade and downgrade paths)
       --tap          TAP on stdout even on a terminal
       --jobs N       VMs at once (default: from cores and free memory); output is the same either way
       --shard I/N    run every Nth case starting at the Ith (CI matrices)
@@ -40,6 +44,8 @@ const usage = `usage: vfio-handover <command> [options]
   bench [--rounds K] [--skip-suite]
                      the handover case against a bare boot, K interleaved rounds, and the suite
                      serial against --jobs 2; ratios, not seconds
+  shell [CASE]       the case's VM, devices bound to vfio-pci, a busybox shell on the console
+  doctor             QEMU and its devices, KVM or why not, static gcc, the config check for --kernel SPEC
   build              build the kernel and guest for --kernel SPEC, run nothing
   list               list the cases`;
 
@@ -88,6 +94,8 @@ function parseRequire(names: string[] = []): Claim[] {
 }
 
 interface RunValues {
+  patches?: string;
+  'next-kernel'?: string;
   jobs?: string;
   shard?: string;
   timeout?: string[];
@@ -116,8 +124,9 @@ function parseTimeouts(words: string[] = []): Partial<Record<Phase, number>> {
 async function prepare(values: RunValues, caseNames: string[]) {
   const arch = hostArch();
   const qemu = await findQemu(arch.qemu);
-  const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec));
-  const guest = await buildGuest(kernel);
+  const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec, values.patches));
+  const next = values['next-kernel'] ? await resolveKernel(parseKernelSpec(values['next-kernel'])) : undefined;
+  const guest = await buildGuest(kernel, next);
   const accel = await chooseAccel(qemu, arch, kernel.bzImage);
   const results = new ResultsDir(values.results);
   const tapOut = Boolean(values.tap) || !process.stdout.isTTY;
@@ -129,6 +138,7 @@ async function prepare(values: RunValues, caseNames: string[]) {
     {
       started,
       kernel: { spec: kernel.spec, version: kernel.version, key: kernel.key, bzImage: kernel.bzImage, release, configHash },
+      ...(next ? { nextKernel: { spec: next.spec, version: next.version, key: next.key, bzImage: next.bzImage } } : {}),
       accel,
       qemu: qemuVer,
       cases: caseNames,
@@ -286,6 +296,8 @@ async function main(argv: string[]): Promise<number> {
       jobs: { type: 'string', short: 'j' },
       shard: { type: 'string' },
       rounds: { type: 'string' },
+      patches: { type: 'string' },
+      'next-kernel': { type: 'string' },
       'skip-suite': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -303,10 +315,29 @@ async function main(argv: string[]): Promise<number> {
     case 'bench':
       return cmdBench(values);
     case 'build': {
-      const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec));
+      const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec, values.patches));
       const guest = await buildGuest(kernel);
       process.stdout.write(`kernel ${kernel.bzImage}\ninitramfs ${guest.initramfs}\n`);
       return ExitCode.ok;
+    }
+    case 'shell': {
+      const [c] = pickCases(rest.length ? rest : ['noiommu-dma']);
+      await ensureHostNeeds([{ what: '/bin/busybox', pkg: 'busybox-static' }], 'the guest shell');
+      const arch = hostArch();
+      const qemu = await findQemu(arch.qemu);
+      const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec, values.patches));
+      const guest = await buildGuest(kernel, undefined, '/bin/busybox');
+      const accel = await chooseAccel(qemu, arch, kernel.bzImage);
+      note(`${c!.name}'s VM on ${kernel.spec} (${accel.name.toUpperCase()}): devices bound to vfio-pci, busybox on the console; 'exit' or Ctrl-A X ends it`);
+      return (await runShell(c!, kernel, guest, accel, arch, qemu, values.append)) === 0 ? ExitCode.ok : ExitCode.infra;
+    }
+    case 'doctor': {
+      const arch = hostArch();
+      const qemu = process.env.VFIO_HANDOVER_QEMU ? onPath(process.env.VFIO_HANDOVER_QEMU) : onPath(arch.qemu);
+      const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec));
+      const findings = await diagnose(qemu, arch, kernel);
+      for (const f of findings) process.stdout.write(`${f.ok ? 'ok  ' : 'FAIL'}  ${f.what}: ${f.detail}\n`);
+      return findings.every((f) => f.ok) ? ExitCode.ok : ExitCode.usage;
     }
     case 'list':
       for (const c of allCases) process.stdout.write(`${c.name.padEnd(16)} ${c.summary}\n`);

@@ -87,7 +87,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
         qemu: ctx.qemu,
         kernel: ctx.kernel.bzImage,
         initrd: ctx.guest.initramfs,
-        cmdline: kernelCmdline(c, devices, ctx.arch, ctx.append),
+        cmdline: kernelCmdline(c, devices, ctx.arch, [ctx.guest.next ? 'vh.next=/next-kernel' : '', ctx.append ?? ''].join(' ')),
         memoryMiB: c.memoryMiB ?? 512,
         cpus: 2,
         numaNodes: c.numaNodes,

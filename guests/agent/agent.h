@@ -16,6 +16,8 @@ struct plan {
 	char cmdline[4096];
 	char cheat[32];   /* a negative control: the driver breaks a rule on purpose */
 	char induce[32];  /* an induced failure: panic, hang, garbage */
+	char next[64];    /* the kernel image kexec_file_load loads: /kernel, or /next-kernel */
+	int shell;        /* vfio-handover shell: bind the devices, then a shell on the console */
 };
 
 struct case_def {
@@ -24,6 +26,7 @@ struct case_def {
 };
 
 extern const struct case_def vh_cases[];
+int run_shell(const struct plan *p);
 
 /* Assertion bookkeeping: a hard failure blocks the steps that need it; a missing
  * capability turns every remaining assertion into SKIP with the kernel's reason. */

@@ -434,11 +434,12 @@ static void handoff(const struct plan *p, const struct flow *f, struct vdev *d)
 		uint64_t t0 = now_ms();
 
 		next_cmdline(p, cmdline, sizeof(cmdline));
-		err = kexec_load_next(cmdline);
+		err = kexec_load_next(p->next, cmdline);
 		if (err) {
 			fail_hard("kexec_file_load", "kexec", -err, "kexec_file_load of /kernel and the retained initramfs", "failed");
 		} else {
 			ktap_info("kexec_file_load_ms", "%llu", (unsigned long long)(now_ms() - t0));
+			ktap_info("kexec_image", "%s", p->next);
 			pass("kexec_file_load");
 		}
 	}

@@ -54,9 +54,9 @@ int luo_finish(int session)
 	return ioctl(session, LIVEUPDATE_SESSION_FINISH, &f) < 0 ? -errno : 0;
 }
 
-int kexec_load_next(const char *cmdline)
+int kexec_load_next(const char *path, const char *cmdline)
 {
-	int kfd = open("/kernel", O_RDONLY | O_CLOEXEC);
+	int kfd = open(path, O_RDONLY | O_CLOEXEC);
 	int ifd = open("/sys/firmware/initrd", O_RDONLY | O_CLOEXEC);
 	long rc;
 	int err;

@@ -11,8 +11,8 @@ int luo_preserve(int session, int fd, uint64_t token);
 int luo_retrieve(int session, uint64_t token);
 int luo_finish(int session);
 
-/* kexec_file_load of /kernel with the retained initramfs and the given command line. */
-int kexec_load_next(const char *cmdline);
+/* kexec_file_load of the image at path with the retained initramfs and the given command line. */
+int kexec_load_next(const char *path, const char *cmdline);
 /* reboot(LINUX_REBOOT_CMD_KEXEC); returns -errno only if the kernel refused. */
 int kexec_reboot(void);
 

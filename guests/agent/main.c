@@ -44,6 +44,7 @@ static void parse_plan(struct plan *p)
 	p->pages = 16;
 	p->stage = 1;
 	p->stages = 1;
+	snprintf(p->next, sizeof(p->next), "/kernel");
 	if (n <= 0)
 		return;
 	cmdline[n] = 0;
@@ -62,6 +63,10 @@ static void parse_plan(struct plan *p)
 			p->stage = atoi(tok + 9);
 		else if (!strncmp(tok, "vh.stages=", 10))
 			p->stages = atoi(tok + 10);
+		else if (!strcmp(tok, "vh.shell=1"))
+			p->shell = 1;
+		else if (!strncmp(tok, "vh.next=", 8))
+			snprintf(p->next, sizeof(p->next), "%s", tok + 8);
 		else if (!strncmp(tok, "vh.induce=", 10))
 			snprintf(p->induce, sizeof(p->induce), "%s", tok + 10);
 		else if (!strncmp(tok, "vh.cheat=", 9))
@@ -96,6 +101,10 @@ int main(void)
 	parse_plan(&plan);
 	ktap_open(getenv("VH_RESULT") ? getenv("VH_RESULT") : RESULT_CHANNEL);
 	ktap_info("agent", "start stage=%d case=%s uptime_ms=%llu", plan.stage, plan.casename, (unsigned long long)uptime_ms());
+	if (plan.shell) {
+		run_shell(&plan);
+		power_off();
+	}
 	for (const struct case_def *k = vh_cases; k->name; k++)
 		if (!strcmp(k->name, plan.casename))
 			c = k;

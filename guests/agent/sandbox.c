@@ -146,6 +146,7 @@ static int install_landlock(void)
 	err = err ?: landlock_allow(rs, "/sys/module/vfio", dir_r);
 	err = err ?: landlock_allow(rs, "/sys/firmware/initrd", file_r);
 	err = err ?: landlock_allow(rs, "/kernel", file_r);
+	err = err ?: landlock_allow(rs, "/next-kernel", file_r);
 	if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		err = -errno;
 	if (!err && syscall(SYS_landlock_restrict_self, rs, 0))

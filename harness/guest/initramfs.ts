@@ -10,26 +10,32 @@ import { buildAgent } from './agent-build.ts';
 export interface Guest {
   initramfs: string;
   agent: string;
+  /** Whether /next-kernel is in the initramfs (stage 1 kexecs into it). */
+  next: boolean;
 }
 
-export async function buildGuest(kernel: Kernel): Promise<Guest> {
+/** The next kernel, when stage 1 kexecs into a different build, rides along as /next-kernel;
+ * `busybox` (a static binary) is added for vfio-handover shell. */
+export async function buildGuest(kernel: Kernel, next?: Kernel, busybox?: string): Promise<Guest> {
   const agent = await buildAgent(kernel);
-  const k = statSync(kernel.bzImage);
+  const stamp = (f: string) => `${f}\0${statSync(f).size}\0${statSync(f).mtimeMs}`;
   const key = createHash('sha256')
-    .update(`${agent}\0${kernel.bzImage}\0${k.size}\0${k.mtimeMs}`)
+    .update(`${agent}\0${stamp(kernel.bzImage)}\0${next ? stamp(next.bzImage) : ''}\0${busybox ? stamp(busybox) : ''}`)
     .digest('hex')
     .slice(0, 12);
   const out = join(cacheDir(), 'initramfs', `${basename(dirname(agent))}-${key}.cpio`);
-  if (existsSync(out)) return { initramfs: out, agent };
+  if (existsSync(out)) return { initramfs: out, agent, next: Boolean(next) };
   mkdirSync(dirname(out), { recursive: true });
   const cpio = cpioNewc([
     { path: 'dev', kind: 'dir' },
     { path: 'dev/console', kind: 'chardev', major: 5, minor: 1 },
     { path: 'init', kind: 'file', data: readFileSync(agent), mode: 0o755 },
     { path: 'kernel', kind: 'file', data: readFileSync(kernel.bzImage) },
+    ...(next ? [{ path: 'next-kernel', kind: 'file' as const, data: readFileSync(next.bzImage) }] : []),
+    ...(busybox ? [{ path: 'bin', kind: 'dir' as const }, { path: 'bin/busybox', kind: 'file' as const, data: readFileSync(busybox), mode: 0o755 }] : []),
   ]);
   const tmp = `${out}.${process.pid}.tmp`;
   writeFileSync(tmp, cpio);
   renameSync(tmp, out);
-  return { initramfs: out, agent };
+  return { initramfs: out, agent, next: Boolean(next) };
 }

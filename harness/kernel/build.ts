@@ -32,6 +32,8 @@ export interface BuildRequest {
   tree: string;
   fragments: Fragment[];
   cache: string;
+  /** Rebuild with make every time (a developer's tree) instead of trusting the cache whole. */
+  incremental?: boolean;
 }
 
 export function buildKey(req: Pick<BuildRequest, 'version' | 'fragments'>): string {
@@ -46,25 +48,15 @@ export async function buildKernel(req: BuildRequest): Promise<Kernel> {
   const key = buildKey(req);
   const dir = join(req.cache, 'kernels', key);
   const done = join(dir, '.complete');
-  if (existsSync(done)) return kernelFrom(dir, req.spec, req.version, key);
+  if (existsSync(done) && !req.incremental) return kernelFrom(dir, req.spec, req.version, key);
   return withLock(`${dir}.lock`, async () => {
-    if (existsSync(done)) return kernelFrom(dir, req.spec, req.version, key);
+    if (existsSync(done) && !req.incremental) return kernelFrom(dir, req.spec, req.version, key);
     const out = join(dir, 'build');
     mkdirSync(out, { recursive: true });
     const t0 = Date.now();
     const make = (args: string[], label: string) => runMake(req.tree, out, args, label, t0);
-    note(`kernel ${req.spec} (${req.version}, fragments ${key.split('-').pop()}): configuring`);
-    await make(['allnoconfig'], 'allnoconfig');
-    const merge = await execa(
-      join(req.tree, 'scripts/kconfig/merge_config.sh'),
-      ['-m', '-O', out, join(out, '.config'), ...req.fragments.map((f) => f.path)],
-      { cwd: req.tree, all: true, reject: false },
-    );
-    if (merge.exitCode !== 0) throw new InfraError(`merge_config.sh failed: ${String(merge.all).trim().split('\n').pop()}`);
-    await make(['olddefconfig'], 'olddefconfig');
-    const config = parseConfig(readFileSync(join(out, '.config'), 'utf8'));
-    const misses = missingSymbols(config, req.fragments);
-    if (misses.length > 0) throw new InfraError(`kernel config check failed: ${misses.map(describeMiss).join('; ')}`);
+    const configured = req.incremental && existsSync(join(out, '.config'));
+    if (!configured) await configure(req, out, make, key);
     const jobs = String(availableParallelism() + 1);
     await make([`-j${jobs}`, 'bzImage'], 'bzImage');
     const hdr = join(dir, 'headers.tmp');
@@ -81,6 +73,24 @@ export async function buildKernel(req: BuildRequest): Promise<Kernel> {
     note(`kernel ${req.spec}: built ${release} in ${seconds} s`);
     return kernelFrom(dir, req.spec, req.version, key);
   });
+}
+
+type Make = (args: string[], label: string) => Promise<void>;
+
+/** allnoconfig, our fragments merged by the kernel's own script, olddefconfig, then every symbol checked. */
+async function configure(req: BuildRequest, out: string, make: Make, key: string): Promise<void> {
+  note(`kernel ${req.spec} (${req.version}, fragments ${key.split('-').pop()}): configuring`);
+  await make(['allnoconfig'], 'allnoconfig');
+  const merge = await execa(
+    join(req.tree, 'scripts/kconfig/merge_config.sh'),
+    ['-m', '-O', out, join(out, '.config'), ...req.fragments.map((f) => f.path)],
+    { cwd: req.tree, all: true, reject: false },
+  );
+  if (merge.exitCode !== 0) throw new InfraError(`merge_config.sh failed: ${String(merge.all).trim().split('\n').pop()}`);
+  await make(['olddefconfig'], 'olddefconfig');
+  const config = parseConfig(readFileSync(join(out, '.config'), 'utf8'));
+  const misses = missingSymbols(config, req.fragments);
+  if (misses.length > 0) throw new InfraError(`kernel config check failed: ${misses.map(describeMiss).join('; ')}`);
 }
 
 async function runMake(tree: string, out: string, args: string[], label: string, t0: number): Promise<void> {

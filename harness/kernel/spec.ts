@@ -1,22 +1,38 @@
 // Kernel specs users name on the command line, and turning one into a built Kernel.
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
-import { cacheDir } from '../paths.ts';
+import { cacheDir, repoRoot } from '../paths.ts';
+import { loadSeries, patchedTree } from './patches.ts';
 import { ensureHostNeeds, kernelBuildNeeds } from '../host-deps.ts';
 import { allFragments } from './fragments.ts';
 import { buildKernel, type Kernel } from './build.ts';
 import { debianKernelSource } from './debian-source.ts';
 
 export type KernelSpec =
-  | { kind: 'debian'; series: string; text: string }
+  | { kind: 'debian'; series: string; text: string; patches?: string }
+  | { kind: 'tree'; path: string; text: string; patches?: string }
   | { kind: 'image'; bzImage: string; config?: string; headers?: string; text: string };
 
 export const defaultKernelSpec = 'debian:7.3';
 
-export function parseKernelSpec(text: string): KernelSpec {
-  const debian = /^debian:(\d+\.\d+)$/.exec(text);
-  if (debian) return { kind: 'debian', series: debian[1]!, text };
+/** debian:X.Y[+SERIES], tree:PATH, image:PATH[,config=PATH][,headers=DIR]; --patches adds a series to the first two. */
+export function parseKernelSpec(text: string, patches?: string): KernelSpec {
+  const debian = /^debian:(\d+\.\d+)(?:\+([A-Za-z0-9._-]+))?$/.exec(text);
+  if (debian) {
+    const named = debian[2] ? join(repoRoot, 'kernels', 'patches', debian[2]) : undefined;
+    if (named && !existsSync(named)) throw new UsageError(`unknown patch series '${debian[2]}' in ${text}: no ${named}`);
+    if (named && patches) throw new UsageError(`${text} names a series already; --patches cannot add another`);
+    return { kind: 'debian', series: debian[1]!, text, patches: named ?? patches };
+  }
+  if (text.startsWith('tree:')) {
+    const path = resolve(text.slice('tree:'.length));
+    if (!existsSync(join(path, 'Makefile')) || !existsSync(join(path, 'Kconfig'))) throw new UsageError(`not a kernel source tree: ${path}`);
+    if (existsSync(join(path, '.config'))) throw new UsageError(`kernel tree ${path} has been built in place (.config): run 'make mrproper' there, we build out of tree`);
+    return { kind: 'tree', path, text, patches };
+  }
+  if (patches) throw new UsageError(`--patches applies to debian: and tree: kernels, not ${text}`);
   if (text.startsWith('image:')) {
     const [path, ...opts] = text.slice('image:'.length).split(',');
     const spec: KernelSpec = { kind: 'image', bzImage: resolve(path ?? ''), text };
@@ -32,15 +48,25 @@ export function parseKernelSpec(text: string): KernelSpec {
     if (!statSync(spec.bzImage).isFile()) throw new UsageError(`kernel image is not a file: ${spec.bzImage}`);
     return spec;
   }
-  throw new UsageError(`unknown kernel spec '${text}': use ${defaultKernelSpec} or image:PATH[,config=PATH]`);
+  throw new UsageError(`unknown kernel spec '${text}': use ${defaultKernelSpec}[+SERIES], tree:PATH or image:PATH[,config=PATH]`);
 }
 
 export async function resolveKernel(spec: KernelSpec): Promise<Kernel> {
   const cache = cacheDir();
-  if (spec.kind === 'debian') {
+  if (spec.kind === 'debian' || spec.kind === 'tree') {
     await ensureHostNeeds(kernelBuildNeeds, `building kernel ${spec.text}`);
-    const src = await debianKernelSource(spec.series, cache);
-    return buildKernel({ spec: spec.text, version: src.version, tree: src.tree, fragments: allFragments(), cache });
+    let { tree, version } =
+      spec.kind === 'debian'
+        ? await debianKernelSource(spec.series, cache)
+        : { tree: spec.path, version: `tree-${createHash('sha256').update(spec.path).digest('hex').slice(0, 10)}` };
+    if (spec.patches) {
+      const series = loadSeries(spec.patches);
+      tree = await patchedTree(tree, version, series, cache);
+      version = `${version}+p${series.hash}`;
+    }
+    // A developer's tree changes under us: make decides what to rebuild. Everything else is cached whole.
+    const incremental = spec.kind === 'tree' && !spec.patches;
+    return buildKernel({ spec: spec.text, version, tree, fragments: allFragments(), cache, incremental });
   }
   // A prebuilt image brings no uapi headers of its own: the agent builds against the default kernel's.
   const headers = spec.headers ?? (await resolveKernel(parseKernelSpec(defaultKernelSpec))).headers;

@@ -23,6 +23,8 @@ export interface VmSpec {
   devices: VmDevice[];
   /** Unix socket the result channel connects to (the host listens). */
   resultSocket: string;
+  /** The console is the user's terminal, with QEMU's monitor multiplexed (Ctrl-A X quits). */
+  interactive?: boolean;
 }
 
 export function bdfOf(slot: number): string {
@@ -47,8 +49,8 @@ export function qemuArgv(vm: VmSpec): string[] {
     // One socket per NUMA node: CPUs sharing a cache across nodes make the kernel WARN.
     '-smp', nodes > 1 ? `${vm.cpus},sockets=${nodes}` : String(vm.cpus),
     ...numa,
-    '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none', '-no-reboot',
-    '-serial', 'stdio',
+    '-nodefaults', '-no-user-config', '-display', 'none', ...(vm.interactive ? [] : ['-monitor', 'none']), '-no-reboot',
+    '-serial', vm.interactive ? 'mon:stdio' : 'stdio',
     '-chardev', `socket,id=result,path=${vm.resultSocket}`,
     '-serial', 'chardev:result',
     '-kernel', vm.kernel,

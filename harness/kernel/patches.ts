@@ -1,0 +1,81 @@
+// A patch series (an mbox, or a folder of git-format-patch files) applied with git am onto a
+// scratch copy of the chosen source; the source itself is never written.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, resolve, basename } from 'node:path';
+import { execa } from 'execa';
+import { UsageError, InfraError } from '../errors.ts';
+import { note } from '../progress.ts';
+import { withLock } from './lock.ts';
+
+export interface Series {
+  path: string;
+  files: string[];
+  hash: string;
+}
+
+export function loadSeries(path: string): Series {
+  const abs = resolve(path);
+  if (!existsSync(abs)) throw new UsageError(`patch series not found: ${abs}`);
+  const files = statSync(abs).isDirectory()
+    ? readdirSync(abs).filter((f) => /\.(patch|mbox|eml)$/.test(f)).sort().map((f) => join(abs, f))
+    : [abs];
+  if (files.length === 0) throw new UsageError(`no *.patch or *.mbox files in ${abs}`);
+  const h = createHash('sha256');
+  for (const f of files) h.update(basename(f)).update(readFileSync(f));
+  return { path: abs, files, hash: h.digest('hex').slice(0, 12) };
+}
+
+/** Files the series touches: only these enter the scratch repository's index, which keeps git am fast. */
+function touchedFiles(series: Series): string[] {
+  const out = new Set<string>();
+  for (const f of series.files) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/^diff --git a\/(\S+) b\/(\S+)$/gm)) {
+      out.add(m[1]!);
+      out.add(m[2]!);
+    }
+  }
+  return [...out];
+}
+
+const git = (cwd: string, args: string[]) =>
+  execa('git', ['-c', 'user.name=vfio-handover', '-c', 'user.email=vfio-handover@localhost', '-c', 'core.autocrlf=false', ...args], {
+    cwd,
+    all: true,
+    reject: false,
+  });
+
+/** Returns the patched tree, made once per (base, series) and cached. */
+export async function patchedTree(base: string, baseLabel: string, series: Series, cache: string): Promise<string> {
+  const dir = join(cache, 'src', 'patched', `${baseLabel.replace(/[^A-Za-z0-9.+-]/g, '_')}+${series.hash}`);
+  const tree = join(dir, 'linux');
+  const done = join(dir, '.applied');
+  if (existsSync(done)) return tree;
+  return withLock(`${dir}.lock`, async () => {
+    if (existsSync(done)) return tree;
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    note(`applying ${series.files.length} patch(es) from ${series.path} onto a copy of ${baseLabel}`);
+    const tmp = `${tree}.tmp`;
+    const cp = await execa('cp', ['-a', '--reflink=auto', base, tmp], { reject: false, all: true });
+    if (cp.exitCode !== 0) throw new InfraError(`copying ${base} for patching failed: ${String(cp.all).split('\n')[0]}`);
+    // A build tree must be pristine for O= builds; the copy takes none of the base's git state.
+    rmSync(join(tmp, '.git'), { recursive: true, force: true });
+    const steps: string[][] = [['init', '-q'], ['add', '-f', '--', ...touchedFiles(series).filter((f) => existsSync(join(tmp, f)))], ['commit', '-q', '--allow-empty', '-m', `base: ${baseLabel}`]];
+    for (const s of steps) {
+      const r = await git(tmp, s);
+      if (r.exitCode !== 0) throw new InfraError(`git ${s[0]} in the scratch tree failed: ${String(r.all).trim().split('\n').pop()}`);
+    }
+    const am = await git(tmp, ['am', '--quiet', ...series.files]);
+    if (am.exitCode !== 0) {
+      const out = String(am.all);
+      const which = /Patch failed at (\d+ .*)/.exec(out)?.[1] ?? 'a patch';
+      const why = out.split('\n').find((l) => /^error: /.test(l))?.replace(/^error: /, '') ?? out.trim().split('\n')[0];
+      rmSync(dir, { recursive: true, force: true });
+      throw new UsageError(`patch series ${series.path} does not apply to ${baseLabel}: ${which}: ${why}`);
+    }
+    renameSync(tmp, tree);
+    writeFileSync(done, `${series.path}\n`);
+    return tree;
+  });
+}

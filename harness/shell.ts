@@ -1,0 +1,36 @@
+// vfio-handover shell: the case's VM with its devices bound to vfio-pci and a busybox shell on
+// the console, for a person debugging by hand. The terminal is QEMU's; Ctrl-A X quits.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Case } from '../cases/case.ts';
+import type { Kernel } from './kernel/build.ts';
+import type { Guest } from './guest/initramfs.ts';
+import type { Accel } from './qemu/accel.ts';
+import type { Arch } from './qemu/arch.ts';
+import { qemuArgv, type VmDevice } from './qemu/argv.ts';
+import { kernelCmdline } from './run-case.ts';
+
+export async function runShell(c: Case, kernel: Kernel, guest: Guest, accel: Accel, arch: Arch, qemu: string, append = ''): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'vh-shell-'));
+  const socket = join(dir, 'result.sock');
+  // The agent still opens its result channel; nobody reads it here.
+  const server = createServer((conn) => conn.resume());
+  await new Promise<void>((r) => server.listen(socket, r));
+  const devices: VmDevice[] = c.devices.map((d, i) => ({ model: d.model, props: d.props, slot: arch.firstSlot + i }));
+  const argv = qemuArgv({
+    arch, accel, qemu, kernel: kernel.bzImage, initrd: guest.initramfs,
+    cmdline: kernelCmdline(c, devices, arch, `vh.shell=1 ${append}`),
+    memoryMiB: c.memoryMiB ?? 512, cpus: 2, numaNodes: c.numaNodes, devices, resultSocket: socket, interactive: true,
+  });
+  const code = await new Promise<number>((resolve) => {
+    const p = spawn(qemu, argv, { stdio: 'inherit' });
+    p.on('error', () => resolve(3));
+    p.on('close', (code) => resolve(code ?? 3));
+  });
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+  return code;
+}

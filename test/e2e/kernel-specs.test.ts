@@ -1,0 +1,70 @@
+// Each kernel spec kind, built and booted for real: a user's patch series, a tree, a prebuilt
+// image with and without its config, and a kexec into a different build.
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, inject, it } from 'vitest';
+import { cacheDir } from '../../harness/paths.ts';
+import { run, scratch, topLevel } from './cli.ts';
+
+const fixtures = resolve(import.meta.dirname, '..', 'fixtures');
+const marker = 'vfio-handover test patch: this kernel was patched';
+const consoleOf = (dir: string, c: string) => readFileSync(join(dir, readlinkSync(join(dir, 'latest')), `${c}.console.log`), 'utf8');
+
+async function patchedImage(): Promise<string> {
+  const b = await run(['build', '--patches', join(fixtures, 'patches-good')]);
+  expect(b.exitCode, String(b.stderr)).toBe(0);
+  return /^kernel (.+)$/m.exec(String(b.stdout))![1]!;
+}
+
+describe('kernel specs', () => {
+  it('--patches: a real patch is applied with git am and its pr_info is on the console', async () => {
+    const dir = scratch();
+    const r = await run(['run', 'boot', '--tap', '--results', dir, '--patches', join(fixtures, 'patches-good')]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(consoleOf(dir, 'boot')).toContain(marker);
+  }, 900_000);
+
+  it('--patches: a patch that does not apply is one clear line and exit 2', async () => {
+    const r = await run(['run', 'boot', '--results', scratch(), '--patches', join(fixtures, 'patches-bad')]);
+    expect(r.exitCode).toBe(2);
+    const lines = String(r.stderr).trim().split('\n').filter((l) => l.startsWith('vfio-handover:'));
+    expect(lines.at(-1)).toMatch(/does not apply to .*: 0001 vfio: a patch against code that is not there: patch failed: drivers\/vfio\/vfio_main.c:10$/);
+  }, 300_000);
+
+  it('--next-kernel: stage 1 kexecs into a different build, which boots stage 2', async () => {
+    const next = await patchedImage();
+    const dir = scratch();
+    const r = await run(['run', 'luo-dma-buffer', '--tap', '--results', dir, '--next-kernel', `image:${next}`]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(topLevel(String(r.stdout))[0]).toMatchObject({ ok: true, skip: false });
+    const log = consoleOf(dir, 'luo-dma-buffer');
+    const kexecAt = log.indexOf('KHO: exec from');
+    expect(kexecAt).toBeGreaterThan(0);
+    expect(log.indexOf(marker)).toBeGreaterThan(kexecAt);
+    expect(log.slice(0, kexecAt)).not.toContain(marker);
+  }, 900_000);
+
+  it('image: without its config, capabilities are probed at run time and the case runs', async () => {
+    const r = await run(['run', 'noiommu-dma', '--tap', '--results', scratch(), '--kernel', `image:${inject('kernelImage')}`]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(topLevel(String(r.stdout))[0]).toMatchObject({ ok: true, skip: false });
+  });
+
+  it('tree: a scratch copy of the Debian source builds out of tree, leaving the copy untouched', async () => {
+    const src = join(cacheDir(), 'src');
+    const debian = readdirSync(src).find((d) => d.startsWith('linux-source-'))!;
+    const base = join(src, debian, debian.split('_')[0]!);
+    const copy = join(cacheDir(), 'e2e', 'tree-copy');
+    if (!existsSync(copy)) {
+      await execa('mkdir', ['-p', join(cacheDir(), 'e2e')]);
+      await execa('cp', ['-al', base, copy]);
+    }
+    const before = (await execa('find', [copy, '-newer', join(copy, 'Makefile'), '-print', '-quit'])).stdout;
+    const r = await run(['run', 'boot', '--tap', '--results', scratch(), '--kernel', `tree:${copy}`]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(topLevel(String(r.stdout))[0]).toMatchObject({ ok: true, name: 'boot' });
+    expect(existsSync(join(copy, '.config'))).toBe(false);
+    expect((await execa('find', [copy, '-newer', join(copy, 'Makefile'), '-print', '-quit'])).stdout).toBe(before);
+  }, 900_000);
+});
