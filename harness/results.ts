@@ -1,6 +1,6 @@
 // results/<run-id>/: everything a run learns, written as it arrives; results/latest points at the newest.
 import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join, resolve, basename, dirname } from 'node:path';
+import { join, resolve, basename } from 'node:path';
 import { repoRoot } from './paths.ts';
 import type { CaseResult } from './verdict.ts';
 import { junitXml } from './report/junit.ts';
@@ -54,9 +54,4 @@ export class ResultsDir {
     if (kcidb) this.kcidb = kcidb;
     writeAtomic(join(this.dir, 'run.json'), `${JSON.stringify(this.metadata, null, 2)}\n`);
   }
-}
-
-export function relativeToCwd(p: string): string {
-  const cwd = process.cwd();
-  return p.startsWith(`${cwd}/`) ? p.slice(cwd.length + 1) : p.startsWith(dirname(cwd)) ? p : p;
 }

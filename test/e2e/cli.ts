@@ -1,5 +1,5 @@
 // Runs the real CLI as a user would: a child process, real QEMU, results in a scratch folder.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa, type Options } from 'execa';
@@ -28,4 +28,20 @@ export function topLevel(tap: string): TopLevel[] {
   p.on('assert', (a: TopLevel) => out.push(a));
   p.end(tap);
   return out;
+}
+
+/** Live QEMU processes whose command line mentions `text` (a run's scratch folder). */
+export function qemuPidsMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+      const state = /^State:\s+(\w)/m.exec(readFileSync(`/proc/${e}/status`, 'utf8'))?.[1];
+      if (cmd.includes('qemu-system') && cmd.includes(text) && state !== 'Z') pids.push(Number(e));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return pids;
 }

@@ -1,29 +1,15 @@
 // Induced failures, for real: each gets its class and exit code within its phase timeout,
 // and leaves no QEMU process behind.
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run, scratch, topLevel } from './cli.ts';
-
-function qemuLeft(dir: string): number[] {
-  return readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
-        return cmd.includes('qemu-system') && cmd.includes(dir) && !/State:\s+Z/.test(readFileSync(`/proc/${e}/status`, 'utf8'));
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+import { qemuPidsMentioning, run, scratch, topLevel } from './cli.ts';
 
 async function induce(args: string[], env: Record<string, string> = {}) {
   const dir = scratch();
   const r = await run(['run', 'noiommu-dma', '--tap', '--results', dir, ...args], { env });
   const tap = String(r.stdout);
-  return { r, tap, dir, top: topLevel(tap)[0], left: qemuLeft(dir) };
+  return { r, tap, dir, top: topLevel(tap)[0], left: qemuPidsMentioning(dir) };
 }
 
 describe('induced failures', () => {

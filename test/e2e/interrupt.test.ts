@@ -1,24 +1,9 @@
 // Ctrl-C while a guest runs: the harness exits 130 and no QEMU process outlives it.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { run, scratch } from './cli.ts';
-
-function qemuPidsMentioning(text: string): number[] {
-  const pids: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
-      const state = /^State:\s+(\w)/m.exec(readFileSync(`/proc/${e}/status`, 'utf8'))?.[1];
-      if (cmd.includes('qemu-system') && cmd.includes(text) && state !== 'Z') pids.push(Number(e));
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return pids;
-}
+import { qemuPidsMentioning, run, scratch } from './cli.ts';
 
 describe('interrupt', () => {
   it('SIGINT mid-case stops QEMU and exits 130', async () => {
