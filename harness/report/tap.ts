@@ -10,8 +10,9 @@ export function tapCase(r: CaseResult, n: number): string[] {
   const ind = '    ';
   const lines = [`# Subtest: ${r.case}`, `${ind}1..${r.assertions.length}`];
   r.assertions.forEach((a, i) => {
-    const skip = a.skip ? ` # SKIP ${a.skip}` : '';
-    lines.push(`${ind}${a.ok ? 'ok' : 'not ok'} ${i + 1} - ${a.name}${skip}`);
+    // A SKIP carries its reason; otherwise the step's time, which TAP readers parse as time=.
+    const directive = a.skip ? ` # SKIP ${a.skip}` : a.durationMs !== undefined ? ` # time=${a.durationMs}ms` : '';
+    lines.push(`${ind}${a.ok ? 'ok' : 'not ok'} ${i + 1} - ${a.name}${directive}`);
     if (!a.ok && a.diag) lines.push(...yamlBlock(a.diag, `${ind}  `));
   });
   // Facts and timings as comments: readable in the stream, invisible to TAP consumers.

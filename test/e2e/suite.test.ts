@@ -38,16 +38,16 @@ describe('vfio-handover run (default suite, default Debian 7.3 kernel)', () => {
   it('passes noiommu-dma with every assertion its own ok test point', () => {
     const c = allCases.find((k) => k.name === 'noiommu-dma')!;
     expect(cases.find((k) => k.name === c.name)).toMatchObject({ ok: true, skip: false });
-    allAssertions(c).forEach((name, i) => expect(subtest(c.name)).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${name}$`, 'm')));
+    allAssertions(c).forEach((name, i) => expect(subtest(c.name)).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${name}( # time=\\d+ms)?$`, 'm')));
   });
 
   it('passes luo-dma-buffer and kexec-chain across real kexecs', () => {
     for (const name of ['luo-dma-buffer', 'kexec-chain']) {
       expect(cases.find((k) => k.name === name), name).toMatchObject({ ok: true, skip: false });
       const c = allCases.find((k) => k.name === name)!;
-      allAssertions(c).forEach((a, i) => expect(subtest(name)).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${a.replace('/', '\\/')}$`, 'm')));
+      allAssertions(c).forEach((a, i) => expect(subtest(name)).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${a.replace('/', '\\/')}( # time=\\d+ms)?$`, 'm')));
     }
-    expect(subtest('kexec-chain')).toMatch(/^ {4}ok \d+ - stage4\/dma_resumes$/m);
+    expect(subtest('kexec-chain')).toMatch(/^ {4}ok \d+ - stage4\/dma_resumes # time=\d+ms$/m);
     expect(subtest('luo-dma-buffer')).toMatch(/^ {4}# timing blackout1_ms=\d+$/m);
   });
 
@@ -57,7 +57,7 @@ describe('vfio-handover run (default suite, default Debian 7.3 kernel)', () => {
       expect(c?.ok, name).toBe(true);
       expect(String(c?.skip)).toBe('vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT');
     }
-    expect(subtest('vfio-handover')).toMatch(/^ {4}ok \d+ - stage2\/memfd_bytes_identical$/m);
+    expect(subtest('vfio-handover')).toMatch(/^ {4}ok \d+ - stage2\/memfd_bytes_identical # time=\d+ms$/m);
     expect(subtest('vfio-handover')).toMatch(/^ {4}ok \d+ - stage1\/preserve_iommufd # SKIP iommufd-preserve: .* returned ENOENT$/m);
   });
 
@@ -109,7 +109,7 @@ describe('--require', () => {
     expect(r.exitCode, String(r.stderr)).toBe(1);
     const [c] = topLevel(String(r.stdout));
     expect(c).toMatchObject({ ok: false, name: 'vfio-handover' });
-    expect(String(r.stdout)).toMatch(/^ {4}not ok \d+ - stage1\/preserve_device_fd$/m);
+    expect(String(r.stdout)).toMatch(/^ {4}not ok \d+ - stage1\/preserve_device_fd( # time=\d+ms)?$/m);
     expect(String(r.stdout)).toMatch(/expected: "the kernel claims vfio-preserve \(--require vfio-preserve\)"/);
   }, 300_000);
 
