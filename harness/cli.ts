@@ -190,7 +190,7 @@ async function cmdRun(positionals: string[], values: RunValues): Promise<number>
         },
       });
       phases.delete(c.name);
-      results.caseResult(r);
+      results.caseResult(r, i);
       return r;
     },
     (r, i) => {

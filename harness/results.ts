@@ -16,6 +16,7 @@ export class ResultsDir {
   readonly dir: string;
   readonly tapFile: string;
   readonly id: string;
+  /** Verdicts by case position: the files list cases in suite order, whatever order they finished in. */
   private readonly results: CaseResult[] = [];
   private kcidb?: KcidbContext;
   private metadata: Record<string, unknown> = {};
@@ -42,11 +43,12 @@ export class ResultsDir {
   }
 
   /** Everything known about one finished case, in every format, before the next case starts. */
-  caseResult(r: CaseResult): void {
-    this.results.push(r);
+  caseResult(r: CaseResult, index = this.results.length): void {
+    this.results[index] = r;
     appendFileSync(join(this.dir, 'cases.jsonl'), `${JSON.stringify(r)}\n`);
-    writeAtomic(join(this.dir, 'junit.xml'), junitXml(this.results, `vfio-handover ${this.id}`));
-    if (this.kcidb) writeAtomic(join(this.dir, 'kcidb.json'), `${JSON.stringify(kcidbJson(this.kcidb, this.results), null, 2)}\n`);
+    const done = this.results.filter(Boolean);
+    writeAtomic(join(this.dir, 'junit.xml'), junitXml(done, `vfio-handover ${this.id}`));
+    if (this.kcidb) writeAtomic(join(this.dir, 'kcidb.json'), `${JSON.stringify(kcidbJson(this.kcidb, done), null, 2)}\n`);
   }
 
   meta(data: Record<string, unknown>, kcidb?: KcidbContext): void {

@@ -64,7 +64,8 @@ export async function buildKernel(req: BuildRequest): Promise<Kernel> {
     await make(['headers_install', `INSTALL_HDR_PATH=${hdr}`], 'headers_install');
     rmSync(join(dir, 'headers'), { recursive: true, force: true });
     renameSync(hdr, join(dir, 'headers'));
-    copyFileSync(join(out, 'arch/x86/boot/bzImage'), join(dir, 'bzImage'));
+    // Copied only when it changed: an unchanged tree keeps its image, and so its cached initramfs.
+    copyIfChanged(join(out, 'arch/x86/boot/bzImage'), join(dir, 'bzImage'));
     copyFileSync(join(out, '.config'), join(dir, 'config'));
     const release = readFileSync(join(out, 'include/config/kernel.release'), 'utf8').trim();
     const seconds = Math.round((Date.now() - t0) / 1000);
@@ -76,6 +77,11 @@ export async function buildKernel(req: BuildRequest): Promise<Kernel> {
 }
 
 type Make = (args: string[], label: string) => Promise<void>;
+
+function copyIfChanged(from: string, to: string): void {
+  if (existsSync(to) && readFileSync(from).equals(readFileSync(to))) return;
+  copyFileSync(from, to);
+}
 
 /** allnoconfig, our fragments merged by the kernel's own script, olddefconfig, then every symbol checked. */
 async function configure(req: BuildRequest, out: string, make: Make, key: string): Promise<void> {
