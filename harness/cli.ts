@@ -205,6 +205,7 @@ async function cmdRun(positionals: string[], values: RunValues): Promise<number>
   process[tapOut ? 'stderr' : 'stdout'].write(`${summaryTable(done).join('\n')}\n`);
   for (const r of done.filter((x) => x.status === 'fail' || x.status === 'error' || x.status === 'miss')) {
     process.stderr.write(`\n${r.case}: ${r.status.toUpperCase()} - ${whyFirst(r)}\n`);
+    process.stderr.write(`full console: ${join(results.dir, `${r.case}.console.log`)}\n`);
   }
   const code = exitCodeFor(done);
   results.meta({ finished: new Date().toISOString(), exitCode: code, jobs, shard: values.shard });
