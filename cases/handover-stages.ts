@@ -2,9 +2,9 @@
 // (guests/agent/case_handover.c) reports them.
 
 export const rebind = ['bound_to_vfio_pci', 'noiommu_cdev', 'bind_iommufd', 'ioas_alloc', 'attach_ioas'];
-export const dmaFirst = ['edu_bar0_responds', 'ioas_map_file', 'get_pa_every_page', 'dma_roundtrip_every_page'];
+export const dmaFirst = ['edu_bar0_responds', 'ioas_map_file', 'vmpin_equals_mapped', 'get_pa_every_page', 'dma_roundtrip_every_page'];
 export const memfdBack = ['state_crossed_kexec', 'luo_retrieve_memfd', 'memfd_bytes_identical'];
-export const dmaAgain = ['edu_bar0_responds', 'ioas_map_file', 'pa_unchanged_across_kexec', 'dma_resumes'];
+export const dmaAgain = ['edu_bar0_responds', 'ioas_map_file', 'vmpin_equals_mapped', 'pa_unchanged_across_kexec', 'dma_resumes'];
 
 export interface HandoffOptions {
   memfd: boolean;

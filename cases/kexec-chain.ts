@@ -8,7 +8,7 @@ const carry = handoff({ memfd: true, device: false, iommufd: false });
 const stages: Stage[] = [{ assertions: [...rebind, ...dmaFirst, ...carry] }];
 for (let k = 2; k <= kexecs + 1; k++) {
   const last = k === kexecs + 1;
-  stages.push({ assertions: [...memfdBack, ...rebind, ...dmaAgain, ...(last ? lastStageEnd : ['luo_finish', ...carry])] });
+  stages.push({ assertions: [...memfdBack, ...rebind, ...dmaAgain, ...(last ? ['unmap_restores_vmpin', ...lastStageEnd] : ['luo_finish', ...carry])] });
 }
 
 export default defineCase({

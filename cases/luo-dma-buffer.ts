@@ -9,6 +9,6 @@ export default defineCase({
   params: { pages: 16, stages: 2 },
   stages: [
     { assertions: [...rebind, ...dmaFirst, ...handoff({ memfd: true, device: false, iommufd: false })] },
-    { assertions: [...memfdBack, ...rebind, ...dmaAgain, ...lastStageEnd] },
+    { assertions: [...memfdBack, ...rebind, ...dmaAgain, 'unmap_restores_vmpin', ...lastStageEnd] },
   ],
 });

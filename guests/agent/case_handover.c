@@ -5,6 +5,7 @@
 #include "edu.h"
 #include "ktap.h"
 #include "luo.h"
+#include "sandbox.h"
 #include "vfio.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,7 @@ struct vh_state {
 
 static struct dmabuf buf;
 static struct vh_state prev;
+static long pin_before;
 static int luofd = -1, s_dma = -1, s_state = -1, in_dma = -1, in_state = -1;
 
 static const char *errname(int err)
@@ -73,11 +75,43 @@ static void assert_ioas_map_file(struct vdev *d)
 
 	if (!step("ioas_map_file"))
 		return;
+	pin_before = observe_vmpin_kb();
 	err = ioas_map_file(d->iommufd, d->ioas, buf.memfd, 0, buf.len, buf.iova);
 	if (err)
 		fail_hard("ioas_map_file", "map", -err, "IOMMU_IOAS_MAP_FILE of the memfd", "failed");
 	else
 		pass("ioas_map_file");
+}
+
+/* The kernel's pin accounting, read by the observer: exactly the buffer, nothing else. */
+static void assert_vmpin_mapped(void)
+{
+	long now;
+
+	if (!step("vmpin_equals_mapped"))
+		return;
+	now = observe_vmpin_kb();
+	if (now - pin_before != (long)(buf.len / 1024))
+		fail_soft("vmpin_equals_mapped", "map", 0, "VmPin grows by the mapped size", "VmPin %ld kB -> %ld kB for %llu kB mapped", pin_before, now,
+			  (unsigned long long)buf.len / 1024);
+	else
+		pass("vmpin_equals_mapped");
+}
+
+static void assert_unmap_restores(struct vdev *d)
+{
+	long after;
+	int err;
+
+	if (!step("unmap_restores_vmpin"))
+		return;
+	err = ioas_unmap(d->iommufd, d->ioas, buf.iova, buf.len);
+	after = observe_vmpin_kb();
+	if (err || after != pin_before)
+		fail_soft("unmap_restores_vmpin", "unmap", -err, "IOAS_UNMAP succeeds and VmPin returns", "VmPin %ld kB before map, %ld kB after unmap",
+			  pin_before, after);
+	else
+		pass("unmap_restores_vmpin");
 }
 
 static void assert_pa_unchanged(struct vdev *d)
@@ -127,19 +161,11 @@ static void stage_first(const struct plan *p, const struct flow *f, struct vdev 
 	if (!f->dma)
 		return;
 	assert_edu_bar0(d);
-	if (step("ioas_map_file")) {
-		int err = dmabuf_create(&buf, p->pages, IOVA);
-
-		if (err) {
-			fail_hard("ioas_map_file", "map", -err, "a memfd-backed buffer", "memfd failed");
-		} else {
-			err = ioas_map_file(d->iommufd, d->ioas, buf.memfd, 0, buf.len, buf.iova);
-			if (err)
-				fail_hard("ioas_map_file", "map", -err, "IOMMU_IOAS_MAP_FILE of the memfd", "failed");
-			else
-				pass("ioas_map_file");
-		}
-	}
+	if (dmabuf_create(&buf, p->pages, IOVA))
+		fail_hard("ioas_map_file", "map", errno, "a memfd-backed buffer", "memfd failed");
+	else
+		assert_ioas_map_file(d);
+	assert_vmpin_mapped();
 	assert_get_pa_every_page(d, &buf);
 	assert_dma_roundtrip(d, &buf, "dma_roundtrip_every_page");
 }
@@ -257,7 +283,7 @@ static void driver_before_userspace(const struct flow *f, const char *early)
 	}
 }
 
-static void retrieve_device(const struct flow *f, struct vdev *d)
+static void retrieve_device(const struct flow *f, struct vdev *d, int last)
 {
 	uint16_t cmd = 0;
 	int fd, err;
@@ -302,8 +328,11 @@ static void retrieve_device(const struct flow *f, struct vdev *d)
 	assert_attach_ioas(d);
 	if (f->dma) {
 		assert_ioas_map_file(d);
+		assert_vmpin_mapped();
 		assert_pa_unchanged(d);
 		assert_dma_roundtrip(d, &buf, "dma_resumes");
+		if (last)
+			assert_unmap_restores(d);
 	}
 	scope_cap(NULL);
 }
@@ -317,15 +346,18 @@ static void stage_next(const struct plan *p, const struct flow *f, struct vdev *
 	if (f->dma)
 		retrieve_buffer(p);
 	if (f->preserve_device) {
-		retrieve_device(f, d);
+		retrieve_device(f, d, p->stage == p->stages);
 		return;
 	}
 	rebind_by_userspace(d);
 	if (f->dma) {
 		assert_edu_bar0(d);
 		assert_ioas_map_file(d);
+		assert_vmpin_mapped();
 		assert_pa_unchanged(d);
 		assert_dma_roundtrip(d, &buf, "dma_resumes");
+		if (p->stage == p->stages)
+			assert_unmap_restores(d);
 	}
 }
 
