@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { allCases, pickCases } from '../cases/index.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
 import { ExitCode, InfraError, UsageError } from './errors.ts';
-import { ensureHostNeeds, onPath, qemuNeeds } from './host-deps.ts';
+import { ensureHostNeeds, onPath, qemuNeeds, shellNeeds } from './host-deps.ts';
 import { defaultKernelSpec, parseKernelSpec, resolveKernel } from './kernel/spec.ts';
 import { buildGuest } from './guest/initramfs.ts';
 import { chooseAccel } from './qemu/accel.ts';
@@ -46,7 +46,7 @@ const usage = `usage: vfio-handover <command> [options]
                      serial against --jobs 2; ratios, not seconds
   shell [CASE]       the case's VM, devices bound to vfio-pci, a busybox shell on the console
   doctor             QEMU and its devices, KVM or why not, static gcc, the config check for --kernel SPEC
-  build              build the kernel and guest for --kernel SPEC, run nothing
+  build              install the host packages runs need, build the kernel and guest for --kernel SPEC
   list               list the cases`;
 
 async function findQemu(binary: string): Promise<string> {
@@ -316,6 +316,8 @@ async function main(argv: string[]): Promise<number> {
     case 'bench':
       return cmdBench(values);
     case 'build': {
+      // Everything a run will need, installed now: parallel runs after this never race on apt.
+      await ensureHostNeeds([...qemuNeeds, ...shellNeeds], 'running VMs');
       const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec, values.patches));
       const guest = await buildGuest(kernel);
       process.stdout.write(`kernel ${kernel.bzImage}\ninitramfs ${guest.initramfs}\n`);
@@ -323,7 +325,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'shell': {
       const [c] = pickCases(rest.length ? rest : ['noiommu-dma']);
-      await ensureHostNeeds([{ what: '/bin/busybox', pkg: 'busybox-static' }], 'the guest shell');
+      await ensureHostNeeds(shellNeeds, 'the guest shell');
       const arch = hostArch();
       const qemu = await findQemu(arch.qemu);
       const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec, values.patches));

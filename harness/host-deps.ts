@@ -33,6 +33,9 @@ export const agentBuildNeeds: HostNeed[] = [
 
 export const qemuNeeds: HostNeed[] = [{ what: 'qemu-system-x86_64', pkg: 'qemu-system-x86' }];
 
+/** The guest shell's busybox, a static binary the initramfs can carry. */
+export const shellNeeds: HostNeed[] = [{ what: '/bin/busybox', pkg: 'busybox-static' }];
+
 export function onPath(program: string): string | undefined {
   if (program.includes('/')) return isExecutable(program) ? program : undefined;
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -65,10 +68,12 @@ export async function ensureHostNeeds(needs: HostNeed[], purpose: string): Promi
   }
   note(`installing Debian packages for ${purpose}: ${missing.join(' ')}`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => execa('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env, all: true, reject: false });
+  // Parallel runs may install at once: wait for dpkg's lock rather than fail on it.
+  const lock = ['-o', 'DPkg::Lock::Timeout=300'];
+  const install = () => execa('apt-get', [...lock, 'install', '-y', '-q', '--no-install-recommends', ...missing], { env, all: true, reject: false });
   let res = await install();
   if (res.exitCode !== 0) {
-    await execa('apt-get', ['update', '-q'], { env, reject: false });
+    await execa('apt-get', [...lock, 'update', '-q'], { env, reject: false });
     res = await install();
   }
   const still = needs.filter((n) => !present(n));
