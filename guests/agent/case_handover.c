@@ -205,26 +205,25 @@ static int retrieve_state(const struct plan *p)
 	return 0;
 }
 
-static void retrieve_buffer(const struct plan *p)
+static void retrieve_buffer(void)
 {
-	int fd;
+	int fd, err;
 
 	if (step("luo_retrieve_memfd")) {
 		in_dma = luo_retrieve_session(luofd, "vh-dma");
 		fd = in_dma < 0 ? in_dma : luo_retrieve(in_dma, TOKEN_MEMFD);
-		if (fd >= 0)
-			fd = dmabuf_adopt(&buf, fd, (int)prev.pages, IOVA) ? -errno : fd;
+		if (fd >= 0 && (err = dmabuf_adopt(&buf, fd, (int)prev.pages, IOVA)))
+			fd = err;
 		if (fd < 0)
 			fail_hard("luo_retrieve_memfd", "retrieve", -fd, "RETRIEVE_SESSION(vh-dma) and RETRIEVE_FD of the DMA memfd", "failed");
 		else
 			pass("luo_retrieve_memfd");
 	}
-	(void)p;
 	if (step("memfd_bytes_identical")) {
 		uint64_t h = dmabuf_digest(&buf);
 
 		if (h != prev.digest)
-			fail_soft("memfd_bytes_identical", "retrieve", 0, "the digest of stage 1's bytes", "0x%016llx, was 0x%016llx", (unsigned long long)h,
+			fail_soft("memfd_bytes_identical", "retrieve", 0, "the digest of the previous stage's bytes", "0x%016llx, was 0x%016llx", (unsigned long long)h,
 				  (unsigned long long)prev.digest);
 		else
 			pass("memfd_bytes_identical");
@@ -344,7 +343,7 @@ static void stage_next(const struct plan *p, const struct flow *f, struct vdev *
 	if (f->preserve_device)
 		driver_before_userspace(f, early);
 	if (f->dma)
-		retrieve_buffer(p);
+		retrieve_buffer();
 	if (f->preserve_device) {
 		retrieve_device(f, d, p->stage == p->stages);
 		return;
