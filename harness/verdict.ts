@@ -172,6 +172,10 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
   const warned = watch.warnings();
   if (warned.length) info.kernel_warnings = `${warned.length} (first: ${warned[0]!.trim()})`;
   const timings = { ...(obs.timings ?? {}) };
+  // The agent's own measurements (kexec_file_load_ms, dma_ms) are timings too, as numbers.
+  for (const [k, v] of Object.entries(info)) {
+    if (/_ms$/.test(k) && /^\d+$/.test(v)) timings[k.replace('/', '_')] = Number(v);
+  }
   stageTimings(segs, timings);
   const base = { case: c.name, info, timings };
   const reported: Assertion[] = [];

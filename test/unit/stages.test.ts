@@ -30,6 +30,7 @@ describe('stages', () => {
     expect(r.timings.blackout1_ms).toBe(at(/^# vh dma_mark=first$/, stage2) - at(/^# vh dma_mark=last$/));
     expect(r.timings.kexec1_ms).toBe(stage2 * 10 - at(/^# vh agent=kexec /));
     expect(r.timings.stage2_boot_to_init_ms).toBeGreaterThan(0);
+    expect(r.timings.stage1_kexec_file_load_ms).toBe(Number(r.info['stage1/kexec_file_load_ms']));
   });
 
   it('names a line lost in the kexec transition', () => {
