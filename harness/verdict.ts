@@ -163,8 +163,7 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
     return seg ? parseResultChannel(seg.lines) : undefined;
   });
   const agent = segs.flatMap((s) => parseResultChannel(s.lines).agent);
-  const watch = new ConsoleWatch();
-  watch.feed(obs.console);
+  const watch = new ConsoleWatch(obs.console);
   const info: Record<string, string> = {};
   parsedByStage.forEach((p, i) => {
     for (const [k, v] of Object.entries(p?.info ?? {})) info[c.stages.length > 1 ? `stage${i + 1}/${k}` : k] = v;

@@ -1,6 +1,4 @@
 // JUnit and KCIDB from verdicts judged on real recorded runs: a pass, a refused claim, a panic.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import noiommuDma from '../../cases/noiommu-dma.ts';
@@ -9,9 +7,8 @@ import { allAssertions } from '../../cases/case.ts';
 import { judge } from '../../harness/verdict.ts';
 import { junitXml } from '../../harness/report/junit.ts';
 import { kcidbJson } from '../../harness/report/kcidb.ts';
+import { exit0, fx } from './fixtures.ts';
 
-const fx = (...p: string[]) => readFileSync(join(import.meta.dirname, '..', 'fixtures', ...p), 'utf8');
-const exit0 = { code: 0, signal: null, stderr: '' };
 const pass = judge(noiommuDma, {
   resultLines: fx('noiommu-dma-pass', 'noiommu-dma.result.log').split('\n'),
   console: fx('noiommu-dma-pass', 'noiommu-dma.console.log'),

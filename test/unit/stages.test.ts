@@ -1,17 +1,14 @@
 // Multi-stage verdicts on real recorded kexec runs, and those runs cut the way a broken kexec cuts them.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import luoDmaBuffer from '../../cases/luo-dma-buffer.ts';
 import onlyVfio from '../../cases/only-vfio.ts';
 import { allAssertions } from '../../cases/case.ts';
 import { judge, splitStages } from '../../harness/verdict.ts';
+import { exit0, fx } from './fixtures.ts';
 
-const fx = (...p: string[]) => readFileSync(join(import.meta.dirname, '..', 'fixtures', ...p), 'utf8');
 const luoLines = fx('luo-dma-buffer-7.3', 'luo-dma-buffer.result.log').trimEnd().split('\n');
 const luoConsole = fx('luo-dma-buffer-7.3', 'luo-dma-buffer.console.log');
 const onlyLines = fx('only-vfio-7.3', 'only-vfio.result.log').trimEnd().split('\n');
-const exit0 = { code: 0, signal: null, stderr: '' };
 
 describe('stages', () => {
   it('passes a recorded two-stage run with stage-qualified assertions', () => {

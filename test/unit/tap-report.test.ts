@@ -1,14 +1,12 @@
 // The TAP we print must read back, through the same parser CI uses, as what we meant.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Parser } from 'tap-parser';
 import { describe, expect, it } from 'vitest';
 import noiommuDma from '../../cases/noiommu-dma.ts';
 import { judge } from '../../harness/verdict.ts';
 import { tapCase, tapHeader } from '../../harness/report/tap.ts';
 import { withoutReport } from './ktap-edit.ts';
+import { fx } from './fixtures.ts';
 
-const fx = (...p: string[]) => readFileSync(join(import.meta.dirname, '..', 'fixtures', ...p), 'utf8');
 
 function parse(text: string) {
   const asserts: { ok: boolean; name: string; skip: unknown; diag: unknown }[] = [];

@@ -1,16 +1,13 @@
 // The verdict logic, fed real recorded streams (and real streams cut short, as a crash cuts them).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import noiommuDma from '../../cases/noiommu-dma.ts';
 import { allAssertions } from '../../cases/case.ts';
 import { judge, parseResultChannel } from '../../harness/verdict.ts';
 import { withExtraReport, withoutReport } from './ktap-edit.ts';
+import { exit0, fx } from './fixtures.ts';
 
-const fx = (...p: string[]) => readFileSync(join(import.meta.dirname, '..', 'fixtures', ...p), 'utf8');
 const passResult = fx('noiommu-dma-pass', 'noiommu-dma.result.log').split('\n');
 const passConsole = fx('noiommu-dma-pass', 'noiommu-dma.console.log');
-const exit0 = { code: 0, signal: null, stderr: '' };
 
 describe('judge', () => {
   it('passes a recorded passing run with every declared assertion ok', () => {
