@@ -7,10 +7,13 @@ import { execa } from 'execa';
 import { UsageError, InfraError } from '../errors.ts';
 import { note } from '../progress.ts';
 import { withLock } from './lock.ts';
+import { loadFragment, type Fragment } from './fragments.ts';
 
 export interface Series {
   path: string;
   files: string[];
+  /** Config fragments that ship with the series (a folder's *.config): what turns its feature on. */
+  fragments: Fragment[];
   hash: string;
 }
 
@@ -21,9 +24,12 @@ export function loadSeries(path: string): Series {
     ? readdirSync(abs).filter((f) => /\.(patch|mbox|eml)$/.test(f)).sort().map((f) => join(abs, f))
     : [abs];
   if (files.length === 0) throw new UsageError(`no *.patch or *.mbox files in ${abs}`);
+  const fragments = statSync(abs).isDirectory()
+    ? readdirSync(abs).filter((f) => f.endsWith('.config')).sort().map((f) => loadFragment(join(abs, f)))
+    : [];
   const h = createHash('sha256');
   for (const f of files) h.update(basename(f)).update(readFileSync(f));
-  return { path: abs, files, hash: h.digest('hex').slice(0, 12) };
+  return { path: abs, files, fragments, hash: h.digest('hex').slice(0, 12) };
 }
 
 /** Files the series touches: only these enter the scratch repository's index, which keeps git am fast. */

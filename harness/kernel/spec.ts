@@ -59,14 +59,16 @@ export async function resolveKernel(spec: KernelSpec): Promise<Kernel> {
       spec.kind === 'debian'
         ? await debianKernelSource(spec.series, cache)
         : { tree: spec.path, version: `tree-${createHash('sha256').update(spec.path).digest('hex').slice(0, 10)}` };
+    let fragments = allFragments();
     if (spec.patches) {
       const series = loadSeries(spec.patches);
       tree = await patchedTree(tree, version, series, cache);
       version = `${version}+p${series.hash}`;
+      fragments = [...fragments, ...series.fragments];
     }
     // A developer's tree changes under us: make decides what to rebuild. Everything else is cached whole.
     const incremental = spec.kind === 'tree' && !spec.patches;
-    return buildKernel({ spec: spec.text, version, tree, fragments: allFragments(), cache, incremental });
+    return buildKernel({ spec: spec.text, version, tree, fragments, cache, incremental });
   }
   // A prebuilt image brings no uapi headers of its own: the agent builds against the default kernel's.
   const headers = spec.headers ?? (await resolveKernel(parseKernelSpec(defaultKernelSpec))).headers;
