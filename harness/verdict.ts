@@ -76,9 +76,16 @@ export function parseResultChannel(lines: string[]): Parsed {
     else if (m[1] === 'dma_mark') return; // timing marks: read from the raw lines with their arrival times
     else out.info[m[1]!] = m[2]!;
   });
-  for (const l of lines) p.write(`${l}\n`);
+  for (const l of planLast(lines)) p.write(`${l}\n`);
   p.end();
   return out;
+}
+
+/** The plan goes out before the reboot syscall; a refused kexec's test point comes after it and belongs to the stage. */
+function planLast(lines: string[]): string[] {
+  const at = lines.findIndex((l) => /^1\.\.\d+$/.test(l));
+  if (at < 0 || !lines.slice(at + 1).some((l) => /^not ok \d+ (?:- )?kexec_reboot\b/.test(l))) return lines;
+  return [...lines.slice(0, at), ...lines.slice(at + 1), lines[at]!];
 }
 
 interface Segment {
@@ -148,6 +155,10 @@ function stepDurations(seg: Segment): Map<string, number> {
   return out;
 }
 
+function kexecRefused(seg: Segment): boolean {
+  return seg.lines.some((l) => /^not ok \d+ (?:- )?kexec_reboot\b/.test(l));
+}
+
 /** Lines the agent wrote in a stage that never reached us: the kexec transition lost them. */
 function lostLines(seg: Segment): number | undefined {
   const i = seg.lines.findIndex((l) => /^# vh agent=kexec /.test(l));
@@ -214,7 +225,8 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
   for (const seg of segs) {
     const lost = lostLines(seg);
     if (lost) return error('kexec', `the kexec after stage ${seg.stage} lost ${lost} line(s) of its result channel`);
-    if (lost !== undefined && !segs.some((s) => s.stage === seg.stage + 1)) {
+    // A kexec the kernel refused is the agent's own not-ok test point, not a lost stage.
+    if (lost !== undefined && !segs.some((s) => s.stage === seg.stage + 1) && !kexecRefused(seg)) {
       return error('kexec', `stage ${seg.stage + 1} never started after the kexec of stage ${seg.stage}`);
     }
   }
@@ -232,7 +244,9 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
     return error(phase, phase === 'boot' ? 'the agent never started' : 'the result channel ended before the agent finished');
   }
   parsedByStage.forEach((p, i) => {
-    if (p?.planned !== undefined && p.planned !== p.asserts.length) {
+    // The plan goes out before the reboot syscall, so a refused kexec's test point comes after it.
+    const counted = p?.asserts.filter((a) => a.name !== 'kexec_reboot').length;
+    if (p?.planned !== undefined && p.planned !== counted) {
       assertions.push({ name: qualified(c, i + 1, 'plan'), ok: false, diag: { expected: p.planned, seen: p.asserts.length, phase: 'report' } });
     }
   });
