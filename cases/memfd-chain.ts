@@ -12,8 +12,8 @@ for (let k = 2; k <= kexecs + 1; k++) {
 }
 
 export default defineCase({
-  name: 'kexec-chain',
-  summary: `${kexecs} kexecs in a row; the memfd's bytes, its physical pages and DMA checked at every stage`,
+  name: 'memfd-chain',
+  summary: `${kexecs} kexecs in a row with only the memfd preserved (userspace rebinds the device); bytes, physical pages and DMA checked at every stage`,
   capabilities: ['base', 'noiommu-iommufd', 'liveupdate'],
   devices: [{ role: 'dma', model: 'edu', props: { dma_mask: '0xffffffffffffffff' } }],
   params: { pages: 16, stages: kexecs + 1 },

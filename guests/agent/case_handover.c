@@ -1,4 +1,4 @@
-/* The kexec cases: luo-dma-buffer, vfio-handover, only-vfio, kexec-chain. Stage 1 drives the
+/* The kexec cases: luo-dma-buffer, vfio-handover, only-vfio, kexec-chain, memfd-chain. Stage 1 drives the
  * device and preserves what it can with LUO; kexec_file_load carries vh.stage=N+1 to the next
  * kernel, which checks what crossed. The assertion order here is the contract with cases/. */
 #include "driver.h"
@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/pci_regs.h>
+#include <linux/vfio.h>
 
 #define IOVA 0x100000ull
 #define STATE_MAGIC 0x56485354u
@@ -158,8 +159,15 @@ static void stage_first(const struct plan *p, const struct flow *f, struct vdev 
 		ktap_info("native_driver", "%s", drv[0] ? drv : "(none)");
 	}
 	rebind_by_userspace(d);
-	if (!f->dma)
+	if (!f->dma) {
+		uint16_t cmd = 0;
+
+		/* As a driver would before DMA: bus master on, for the next kernel to keep. */
+		if (vfio_config_read16(d->devfd, PCI_COMMAND, &cmd) ||
+		    vfio_config_write16(d->devfd, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER))
+			ktap_info("warning", "could not set bus master");
 		return;
+	}
 	assert_edu_bar0(d);
 	if (dmabuf_create(&buf, p->pages, IOVA))
 		fail_hard("ioas_map_file", "map", errno, "a memfd-backed buffer", "memfd failed");
@@ -386,6 +394,13 @@ static int preserve_optional(const char *name, const char *cap, int fd, uint64_t
 
 	if (!step(name))
 		return -1;
+	/* Negative control: the device is not preserved, yet its binding is checked after kexec. */
+	if (check_driver_anyway && token == TOKEN_DEVICE) {
+		*err_out = ENOENT;
+		lacks_cap(cap, "not preserved on purpose (vh.cheat=check-driver)");
+		step_cap(name, cap);
+		return -1;
+	}
 	err = luo_preserve(s_dma, fd, token);
 	/* ENOENT: no LUO handler for this file type; the kernel does not claim the capability. */
 	if (err == -ENOENT || err == -EOPNOTSUPP) {
@@ -443,8 +458,18 @@ static void handoff(const struct plan *p, const struct flow *f, struct vdev *d)
 			pass("luo_preserve_memfd");
 	}
 	if (f->preserve_device) {
+		uint32_t irq;
+
 		if (f->dma && !lacking_cap("vfio-preserve") && d->bar && witness_factorial(d))
 			ktap_info("warning", "edu factorial witness did not compute");
+		/* Negative control: interrupts left on, which the kernel must refuse to hand over. */
+		if (!strcmp(p->cheat, "irq-on")) {
+			err = vfio_irq_enable(d->devfd, &irq);
+			if (err)
+				ktap_info("cheat", "could not enable interrupts: %s", errname(err));
+			else
+				ktap_info("cheat", "interrupts left enabled (%s)", irq == VFIO_PCI_MSI_IRQ_INDEX ? "MSI" : "INTx");
+		}
 		preserve_optional("preserve_device_fd", "vfio-preserve", d->devfd, TOKEN_DEVICE, &st.device_err);
 	}
 	if (f->preserve_iommufd)
@@ -483,7 +508,7 @@ static void handoff(const struct plan *p, const struct flow *f, struct vdev *d)
 	ktap_line("not ok %d kexec_reboot", ktap_count() + 1);
 	ktap_line("  ---");
 	ktap_line("  expected: \"reboot(LINUX_REBOOT_CMD_KEXEC) does not return\"");
-	ktap_line("  seen: \"the kernel refused the kexec\"");
+	ktap_line("  seen: \"the kernel refused the kexec: %s\"", errname(err));
 	ktap_line("  errno: %d", -err);
 	ktap_line("  errname: %s", errname(err));
 	ktap_line("  phase: kexec");
@@ -525,6 +550,13 @@ int case_luo_dma_buffer(const struct plan *p)
 }
 
 int case_kexec_chain(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1 };
+
+	return run_flow(p, &f);
+}
+
+int case_memfd_chain(const struct plan *p)
 {
 	static const struct flow f = { .dma = 1 };
 

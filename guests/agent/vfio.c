@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
 
@@ -299,4 +300,30 @@ long taint_mask(void)
 	int err = read_file("/proc/sys/kernel/tainted", buf, sizeof(buf));
 
 	return err ? err : strtol(buf, NULL, 10);
+}
+
+/* Arms MSI (else INTx) with an eventfd: the interrupts a kexec handing the device over must refuse. */
+int vfio_irq_enable(int devfd, uint32_t *index)
+{
+	static const uint32_t order[] = { VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_INTX_IRQ_INDEX };
+	char raw[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
+	struct vfio_irq_set *set = (struct vfio_irq_set *)raw;
+	int err = -ENODEV;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		int32_t efd = eventfd(0, EFD_CLOEXEC);
+
+		if (efd < 0)
+			return -errno;
+		*set = (struct vfio_irq_set){ .argsz = sizeof(raw), .index = order[i], .start = 0, .count = 1,
+					      .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER };
+		memcpy(set->data, &efd, sizeof(efd));
+		err = xioctl(devfd, VFIO_DEVICE_SET_IRQS, set);
+		if (!err) {
+			*index = order[i];
+			return 0;
+		}
+		close(efd);
+	}
+	return err;
 }
