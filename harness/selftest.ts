@@ -3,6 +3,7 @@
 import type { Case } from '../cases/case.ts';
 import { allCases } from '../cases/index.ts';
 import type { CaseResult } from './verdict.ts';
+import type { Claim } from '../kernels/capabilities.ts';
 
 export interface Control {
   /** The cheat, as the agent's vh.cheat= knows it. */
@@ -13,6 +14,8 @@ export interface Control {
   /** The assertion that must go not ok, and what its diagnostic must name. */
   caughtBy: string;
   seen: RegExp;
+  /** A guarantee only a kernel that claims this makes: elsewhere the control cannot run and SKIPs. */
+  needs?: Claim;
 }
 
 export const controls: Control[] = [
@@ -56,6 +59,15 @@ export const controls: Control[] = [
     caughtBy: 'stage2/device_driver_before_userspace',
     seen: /bound to virtio-pci/,
   },
+  {
+    cheat: 'irq-on',
+    does: 'leaves the device\'s interrupts enabled when it kexecs',
+    guard: 'the kernel\'s freeze check (LUO refuses the reboot)',
+    caseName: 'vfio-handover',
+    caughtBy: 'stage1/kexec_reboot',
+    seen: /the kernel refused the kexec: EBUSY/,
+    needs: 'vfio-preserve',
+  },
 ];
 
 export function controlCase(c: Control): Case {
@@ -66,12 +78,16 @@ export function controlCase(c: Control): Case {
 
 export interface ControlVerdict {
   caught: boolean;
+  /** The kernel lacks what the control needs: the kernel's reason. */
+  skip?: string;
   /** One line: which guard caught it and what it said, or why it was not caught. */
   detail: string;
 }
 
 export function judgeControl(c: Control, r: CaseResult): ControlVerdict {
   if (r.status === 'error') return { caught: false, detail: `the run itself failed: ${r.reason}` };
+  const lacking = c.needs && r.assertions.find((a) => a.skip?.startsWith(`${c.needs}:`));
+  if (lacking) return { caught: false, skip: lacking.skip, detail: `cannot run here: ${lacking.skip}` };
   const a = r.assertions.find((x) => x.name === c.caughtBy);
   if (!a) return { caught: false, detail: `${c.caughtBy} was not reported` };
   if (a.ok) return { caught: false, detail: `${c.caughtBy} stayed ok${a.skip ? ` (SKIP ${a.skip})` : ''}: ${c.guard} let it through` };

@@ -12,6 +12,7 @@ export async function cmdSelftest(values: RunValues): Promise<number> {
   const { results, tapOut, emit, ctx } = await prepare(values, controls.map((c) => `${c.caseName} (vh.cheat=${c.cheat})`));
   emit(tapHeader(controls.length));
   let missed = 0;
+  let skipped = 0;
   let broken = 0;
   for (const [i, control] of controls.entries()) {
     const c = controlCase(control);
@@ -20,13 +21,16 @@ export async function cmdSelftest(values: RunValues): Promise<number> {
     endStatus();
     results.caseResult({ ...r, case: `${c.name}+${control.cheat}` });
     const v = judgeControl(control, r);
-    if (!v.caught) missed++;
+    if (v.skip) skipped++;
+    else if (!v.caught) missed++;
     if (r.status === 'error') broken++;
-    const line = `${v.caught ? 'ok' : 'not ok'} ${i + 1} - ${control.cheat}: a driver that ${control.does}`;
+    const line = v.skip
+      ? `ok ${i + 1} - ${control.cheat}: a driver that ${control.does} # SKIP ${v.skip}`
+      : `${v.caught ? 'ok' : 'not ok'} ${i + 1} - ${control.cheat}: a driver that ${control.does}`;
     emit([line, ...yamlBlock({ guard: control.guard, verdict: v.detail }, '  ')]);
-    note(`[${i + 1}/${controls.length}] ${control.cheat}: ${v.caught ? 'caught' : 'NOT CAUGHT'} - ${v.detail}`);
+    note(`[${i + 1}/${controls.length}] ${control.cheat}: ${v.skip ? 'SKIP' : v.caught ? 'caught' : 'NOT CAUGHT'} - ${v.detail}`);
   }
-  if (!tapOut) process.stdout.write(`${controls.length - missed}/${controls.length} controls caught\n`);
+  if (!tapOut) process.stdout.write(`${controls.length - missed - skipped}/${controls.length} controls caught${skipped ? `, ${skipped} skipped` : ''}\n`);
   return broken ? ExitCode.infra : missed ? ExitCode.failed : ExitCode.ok;
 }
 

@@ -1,7 +1,9 @@
 // A control counts as caught only when its own guard's assertion failed for its own reason.
 import { describe, expect, it } from 'vitest';
 import { controls, judgeControl } from '../../harness/selftest.ts';
-import type { CaseResult } from '../../harness/verdict.ts';
+import { judge, type CaseResult } from '../../harness/verdict.ts';
+import vfioHandover from '../../cases/vfio-handover.ts';
+import { exit0, fx } from './fixtures.ts';
 
 const mlock = controls.find((c) => c.cheat === 'mlock')!;
 const result = (ok: boolean, seen: string): CaseResult => ({
@@ -33,5 +35,25 @@ describe('judgeControl', () => {
   it('is not caught when the run itself broke', () => {
     const v = judgeControl(mlock, { ...result(false, ''), status: 'error', reason: 'guest crashed: Kernel panic' });
     expect(v).toEqual({ caught: false, detail: 'the run itself failed: guest crashed: Kernel panic' });
+  });
+
+  const irqOn = controls.find((c) => c.cheat === 'irq-on')!;
+
+  it('irq-on is caught by the refused kexec recorded on the reference series', () => {
+    const r = judge(vfioHandover, {
+      resultLines: fx('vfio-handover-irq-on', 'vfio-handover.result.log').trimEnd().split('\n'),
+      console: fx('vfio-handover-irq-on', 'vfio-handover.console.log'),
+      exit: exit0,
+    });
+    expect(judgeControl(irqOn, r)).toEqual({
+      caught: true,
+      detail: "caught by the kernel's freeze check (LUO refuses the reboot): the kernel refused the kexec: EBUSY",
+    });
+  });
+
+  it('irq-on SKIPs with the kernel\'s reason where the device cannot be preserved at all', () => {
+    const why = 'vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT';
+    const r: CaseResult = { case: 'vfio-handover', status: 'skip', reason: why, assertions: [{ name: 'stage1/preserve_device_fd', ok: true, skip: why }], info: {}, timings: {} };
+    expect(judgeControl(irqOn, r)).toMatchObject({ caught: false, skip: why });
   });
 });
