@@ -41,18 +41,18 @@ describe('vfio-handover run (default suite, default Debian 7.3 kernel)', () => {
     allAssertions(c).forEach((name, i) => expect(subtest(c.name)).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${name}( # time=\\d+ms)?$`, 'm')));
   });
 
-  it('passes luo-dma-buffer and kexec-chain across real kexecs', () => {
-    for (const name of ['luo-dma-buffer', 'kexec-chain']) {
+  it('passes luo-dma-buffer and memfd-chain across real kexecs', () => {
+    for (const name of ['luo-dma-buffer', 'memfd-chain']) {
       expect(cases.find((k) => k.name === name), name).toMatchObject({ ok: true, skip: false });
       const c = allCases.find((k) => k.name === name)!;
       allAssertions(c).forEach((a, i) => expect(subtest(name)).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${a.replace('/', '\\/')}( # time=\\d+ms)?$`, 'm')));
     }
-    expect(subtest('kexec-chain')).toMatch(/^ {4}ok \d+ - stage4\/dma_resumes # time=\d+ms$/m);
+    expect(subtest('memfd-chain')).toMatch(/^ {4}ok \d+ - stage4\/dma_resumes # time=\d+ms$/m);
     expect(subtest('luo-dma-buffer')).toMatch(/^ {4}# timing blackout1_ms=\d+$/m);
   });
 
-  it('skips vfio-handover and only-vfio with the errno 7.3 gives for PRESERVE_FD of a vfio cdev fd', () => {
-    for (const name of ['vfio-handover', 'only-vfio']) {
+  it('skips vfio-handover, only-vfio and kexec-chain with the errno 7.3 gives for PRESERVE_FD of a vfio cdev fd', () => {
+    for (const name of ['vfio-handover', 'only-vfio', 'kexec-chain']) {
       const c = cases.find((k) => k.name === name);
       expect(c?.ok, name).toBe(true);
       expect(String(c?.skip)).toBe('vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT');

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import luoDmaBuffer from '../../cases/luo-dma-buffer.ts';
 import onlyVfio from '../../cases/only-vfio.ts';
+import vfioHandover from '../../cases/vfio-handover.ts';
 import { allAssertions } from '../../cases/case.ts';
 import { judge, splitStages } from '../../harness/verdict.ts';
 import { exit0, fx } from './fixtures.ts';
@@ -9,6 +10,10 @@ import { exit0, fx } from './fixtures.ts';
 const luoLines = fx('luo-dma-buffer-7.3', 'luo-dma-buffer.result.log').trimEnd().split('\n');
 const luoConsole = fx('luo-dma-buffer-7.3', 'luo-dma-buffer.console.log');
 const onlyLines = fx('only-vfio-7.3', 'only-vfio.result.log').trimEnd().split('\n');
+// Recorded on the reference series (debian:7.3+noiommu-handover).
+const onlyHandover = fx('only-vfio-handover', 'only-vfio.result.log').trimEnd().split('\n');
+const irqOnLines = fx('vfio-handover-irq-on', 'vfio-handover.result.log').trimEnd().split('\n');
+const irqOnConsole = fx('vfio-handover-irq-on', 'vfio-handover.console.log');
 
 describe('stages', () => {
   it('passes a recorded two-stage run with stage-qualified assertions', () => {
@@ -66,5 +71,28 @@ describe('stages', () => {
     const a = r.assertions.find((x) => x.name === 'stage1/preserve_device_fd');
     expect(a?.ok).toBe(false);
     expect(a?.diag?.expected).toBe('the kernel claims vfio-preserve (--require vfio-preserve)');
+  });
+
+  it('passes only-vfio recorded on the reference series under --require vfio-preserve', () => {
+    const r = judge(onlyVfio, { resultLines: onlyHandover, console: fx('only-vfio-handover', 'only-vfio.console.log'), exit: exit0 }, { require: ['vfio-preserve'] });
+    expect(r.status, r.reason).toBe('pass');
+    expect(r.assertions.map((a) => [a.name, a.ok, a.skip])).toEqual(allAssertions(onlyVfio).map((n) => [n, true, undefined]));
+    expect(r.info['stage2/driver_at_start']).toBe('vfio-pci');
+  });
+
+  it('reads a kexec the kernel refused as a failure with its errno, not a lost stage', () => {
+    const r = judge(vfioHandover, { resultLines: irqOnLines, console: irqOnConsole, exit: exit0 });
+    expect(r.status).toBe('fail');
+    const refused = r.assertions.find((a) => a.name === 'stage1/kexec_reboot');
+    expect(refused).toMatchObject({ ok: false, diag: { seen: 'the kernel refused the kexec: EBUSY', errname: 'EBUSY', phase: 'kexec' } });
+    expect(r.assertions.find((a) => a.name === 'stage1/plan')).toBeUndefined();
+    expect(r.assertions.find((a) => a.name === 'stage2/state_crossed_kexec')?.diag?.seen).toBe('stage 2 never started');
+  });
+
+  it('still calls a stage lost when the kexec went quiet without the agent saying it was refused', () => {
+    const cut = irqOnLines.slice(0, irqOnLines.findIndex((l) => l.startsWith('not ok 18 kexec_reboot')));
+    const r = judge(vfioHandover, { resultLines: [...cut, '# vh agent=done stage=1 exit=0 uptime_ms=1'], console: irqOnConsole, exit: exit0 });
+    expect(r.status).toBe('error');
+    expect(r.reason).toBe('stage 2 never started after the kexec of stage 1');
   });
 });

@@ -1,0 +1,100 @@
+// The reference kernel series (kernels/patches/noiommu-handover), built through the same --patches
+// path as any user's series: the handover cases pass on it, and its new guarantees have controls.
+import { readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { allAssertions } from '../../cases/case.ts';
+import { allCases } from '../../cases/index.ts';
+import { run, scratch, topLevel, type TopLevel } from './cli.ts';
+
+const series = 'debian:7.3+noiommu-handover';
+const handover = ['vfio-handover', 'only-vfio', 'kexec-chain'];
+const runDirOf = (dir: string) => join(dir, readlinkSync(join(dir, 'latest')));
+const subtestOf = (tap: string, name: string) => {
+  const from = tap.indexOf(`# Subtest: ${name}\n`);
+  return tap.slice(from, tap.indexOf(`- ${name}`, from));
+};
+
+describe(`${series} --require vfio-preserve`, () => {
+  let tap = '';
+  let stderr = '';
+  let exitCode: number | undefined;
+  let cases: TopLevel[] = [];
+  let runDir = '';
+
+  beforeAll(async () => {
+    const dir = scratch();
+    const r = await run(['run', ...handover, '--kernel', series, '--require', 'vfio-preserve', '--tap', '--results', dir]);
+    ({ stdout: tap, stderr } = { stdout: String(r.stdout), stderr: String(r.stderr) });
+    exitCode = r.exitCode;
+    cases = topLevel(tap);
+    runDir = runDirOf(dir);
+  }, 600_000);
+
+  it('passes vfio-handover, only-vfio and kexec-chain, none skipped', () => {
+    expect(exitCode, `${tap}\n${stderr}`).toBe(0);
+    expect(cases.map((c) => [c.name, c.ok, c.skip])).toEqual(handover.map((n) => [n, true, false]));
+  });
+
+  it('reports every declared assertion as its own ok test point; only the iommufd ones SKIP', () => {
+    for (const name of handover) {
+      const c = allCases.find((k) => k.name === name)!;
+      allAssertions(c).forEach((a, i) => {
+        const iommufd = /(preserve|retrieve)_iommufd$/.test(a);
+        const tail = iommufd ? ' # SKIP iommufd-preserve: .*' : '( # time=\\d+ms)?';
+        expect(subtestOf(tap, name), `${name} ${a}`).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${a.replace('/', '\\/')}${tail}$`, 'm'));
+      });
+    }
+  });
+
+  it('binds the device to vfio-pci before userspace, never to its native driver, and keeps it running', () => {
+    expect(subtestOf(tap, 'only-vfio')).toMatch(/^ {4}# info stage2\/driver_at_start=vfio-pci$/m);
+    const log = readFileSync(join(runDir, 'only-vfio.console.log'), 'utf8');
+    const stage2 = log.slice(log.indexOf('Command line:', log.indexOf('Run /init')));
+    const reserved = stage2.search(/pci 0000:00:0\d\.0: handed over by the previous kernel, reserved for vfio-pci/);
+    expect(reserved).toBeGreaterThan(0);
+    expect(reserved).toBeLessThan(stage2.indexOf('Run /init'));
+    expect(stage2).toMatch(/first open after live update: not reset, bus master on/);
+    expect(stage2).not.toMatch(/virtio_rng|virtio-pci 0000:00:0\d\.0/);
+  });
+
+  it('measures the blackout at every hop of the chain', () => {
+    for (const k of [1, 2, 3]) expect(subtestOf(tap, 'kexec-chain')).toMatch(new RegExp(`^ {4}# timing blackout${k}_ms=\\d+$`, 'm'));
+  });
+});
+
+describe(`${series}: negative controls of the new guarantees`, () => {
+  it('selftest: every guard still catches its cheat, and the kernel refuses a kexec with interrupts on', async () => {
+    const r = await run(['selftest', '--tap', '--kernel', series, '--results', scratch()]);
+    const tap = String(r.stdout);
+    expect(r.exitCode, `${tap}\n${r.stderr}`).toBe(0);
+    expect(topLevel(tap).map((p) => [p.name.split(':')[0], p.ok, p.skip])).toEqual(
+      ['pagemap', 'mlock', 'mprotect', 'wrong-dma', 'check-driver', 'irq-on'].map((n) => [n, true, false]),
+    );
+    expect(tap).toMatch(/verdict: "caught by the kernel's freeze check \(LUO refuses the reboot\): the kernel refused the kexec: EBUSY"/);
+  }, 600_000);
+
+  it('interrupts left on: the kexec is refused, reported with its errno, and the guest powers off', async () => {
+    const dir = scratch();
+    const r = await run(['run', 'vfio-handover', '--kernel', series, '--append', 'vh.cheat=irq-on', '--tap', '--results', dir]);
+    const tap = String(r.stdout);
+    expect(r.exitCode, `${tap}\n${r.stderr}`).toBe(1);
+    expect(tap).toMatch(/^ {4}not ok \d+ - stage1\/kexec_reboot(?: # time=\d+ms)?\n {6}---\n {6}expected: "reboot\(LINUX_REBOOT_CMD_KEXEC\) does not return"\n {6}seen: "the kernel refused the kexec: EBUSY"/m);
+    const log = readFileSync(join(runDirOf(dir), 'vfio-handover.console.log'), 'utf8');
+    expect(log).toMatch(/vfio-pci 0000:00:0\d\.0: live update refused: interrupts are enabled/);
+    expect(log).not.toMatch(/KHO: exec from/);
+  }, 300_000);
+
+  it('--next-kernel debian:7.3: the old kernel cannot read the hand-over, and says so instead of hanging', async () => {
+    const dir = scratch();
+    const r = await run(['run', 'vfio-handover', 'only-vfio', '--kernel', series, '--next-kernel', 'debian:7.3', '--tap', '--results', dir]);
+    const tap = String(r.stdout);
+    expect(r.exitCode, `${tap}\n${r.stderr}`).toBe(1);
+    expect(topLevel(tap).map((c) => [c.name, c.ok])).toEqual([['vfio-handover', false], ['only-vfio', false]]);
+    expect(tap).toMatch(/^ {4}not ok \d+ - stage2\/state_crossed_kexec # time=\d+ms\n(?: {6}.*\n)*? {6}errname: "EIO"/m);
+    // Without the series the native driver takes the device back: exactly what only-vfio guards.
+    expect(subtestOf(tap, 'only-vfio')).toMatch(/^ {4}# info stage2\/driver_at_start=virtio-pci$/m);
+    const log = readFileSync(join(runDirOf(dir), 'only-vfio.console.log'), 'utf8');
+    expect(log).toMatch(/No registered handler for compatible 'vfio-pci-noiommu-v1'/);
+  }, 600_000);
+});
