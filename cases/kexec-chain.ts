@@ -9,6 +9,7 @@ const carry = handoff({ memfd: true, device: true, iommufd: false });
 const deviceBack = [
   'state_crossed_kexec',
   'device_driver_before_userspace',
+  'bus_master_before_open',
   ...memfdBack.slice(1),
   'retrieve_device_fd',
   'bind_iommufd',

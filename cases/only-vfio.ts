@@ -15,6 +15,7 @@ export default defineCase({
         'state_crossed_kexec',
         'device_driver_before_userspace',
         'native_driver_never_probed',
+        'bus_master_before_open',
         'retrieve_device_fd',
         'bind_iommufd',
         'bus_master_kept',

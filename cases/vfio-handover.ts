@@ -14,6 +14,7 @@ export default defineCase({
       assertions: [
         'state_crossed_kexec',
         'device_driver_before_userspace',
+        'bus_master_before_open',
         ...memfdBack.slice(1),
         'retrieve_device_fd',
         'retrieve_iommufd',

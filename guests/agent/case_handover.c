@@ -270,6 +270,26 @@ static const char *d_bdf;
 /* Negative control: check the binding even where the device was not preserved. */
 static int check_driver_anyway;
 
+/* PCI_COMMAND as the kernel left it, read through sysfs before anything opens the device. */
+static int sysfs_command(const char *bdf, uint16_t *cmd)
+{
+	char path[128];
+	unsigned char b[2];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, b, sizeof(b), PCI_COMMAND);
+	close(fd);
+	if (n != (ssize_t)sizeof(b))
+		return n < 0 ? -errno : -EIO;
+	*cmd = (uint16_t)(b[0] | b[1] << 8);
+	return 0;
+}
+
 static void driver_before_userspace(const struct flow *f, const char *early)
 {
 	if (check_driver_anyway ? step("device_driver_before_userspace") : step_cap("device_driver_before_userspace", "vfio-preserve")) {
@@ -287,6 +307,18 @@ static void driver_before_userspace(const struct flow *f, const char *early)
 			fail_soft("native_driver_never_probed", "boot", 0, "no virtio message about the device in this boot's log", "%s", line);
 		else
 			pass("native_driver_never_probed");
+	}
+	if (step_cap("bus_master_before_open", "vfio-preserve")) {
+		uint16_t cmd = 0;
+		int err = sysfs_command(d_bdf, &cmd);
+
+		if (err)
+			fail_soft("bus_master_before_open", "boot", -err, "PCI_COMMAND readable through sysfs", "failed");
+		else if (!(cmd & PCI_COMMAND_MASTER))
+			fail_soft("bus_master_before_open", "boot", 0, "bus master still set from the previous kernel before anything opened the device",
+				  "PCI_COMMAND 0x%04x", cmd);
+		else
+			pass("bus_master_before_open");
 	}
 }
 
