@@ -424,7 +424,13 @@ static int preserve_optional(const char *name, const char *cap, int fd, uint64_t
 {
 	int err;
 
-	if (!step(name))
+	/* An earlier stage already found the kernel cannot: say so again, and tell the next stage. */
+	if (lacking_cap(cap)) {
+		*err_out = !strcmp(cap, "vfio-preserve") ? prev.device_err : prev.iommufd_err;
+		if (!*err_out)
+			*err_out = ENOENT;
+	}
+	if (!step_cap(name, cap))
 		return -1;
 	/* Negative control: the device is not preserved, yet its binding is checked after kexec. */
 	if (check_driver_anyway && token == TOKEN_DEVICE) {
