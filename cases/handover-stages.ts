@@ -25,5 +25,24 @@ export function handoff(o: HandoffOptions): string[] {
   ];
 }
 
+/** A later stage taking the preserved device back from LUO, as the agent's retrieve_device() reports it. */
+export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean }): string[] {
+  return [
+    'state_crossed_kexec',
+    'device_driver_before_userspace',
+    ...(o.native ? ['native_driver_never_probed'] : []),
+    'bus_master_before_open',
+    ...(o.dma ? memfdBack.slice(1) : []),
+    'retrieve_device_fd',
+    ...(o.iommufd ? ['retrieve_iommufd'] : []),
+    'bind_iommufd',
+    'bus_master_kept',
+    ...(o.dma ? ['not_reset'] : []),
+    'ioas_alloc',
+    'attach_ioas',
+    ...(o.dma ? ['ioas_map_file', 'vmpin_equals_mapped', 'pa_unchanged_across_kexec', 'dma_resumes'] : []),
+  ];
+}
+
 /** The steps that end the last stage. */
 export const lastStageEnd = ['luo_finish', 'sandbox_no_refusals'];

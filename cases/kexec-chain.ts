@@ -1,32 +1,16 @@
 import { defineCase, type Stage } from './case.ts';
-import { dmaFirst, handoff, lastStageEnd, memfdBack, rebind } from './handover-stages.ts';
+import { deviceBack, dmaFirst, handoff, lastStageEnd, rebind } from './handover-stages.ts';
 
 /** How many kexecs in a row. */
 const kexecs = 3;
 const carry = handoff({ memfd: true, device: true, iommufd: false });
-
-/** Every later stage takes the device back from LUO, then preserves it again for the next hop. */
-const deviceBack = [
-  'state_crossed_kexec',
-  'device_driver_before_userspace',
-  'bus_master_before_open',
-  ...memfdBack.slice(1),
-  'retrieve_device_fd',
-  'bind_iommufd',
-  'bus_master_kept',
-  'not_reset',
-  'ioas_alloc',
-  'attach_ioas',
-  'ioas_map_file',
-  'vmpin_equals_mapped',
-  'pa_unchanged_across_kexec',
-  'dma_resumes',
-];
+/** Every later stage takes the device back from LUO, FINISHes, then preserves it again for the next hop. */
+const back = deviceBack({ dma: true, native: false, iommufd: false });
 
 const stages: Stage[] = [{ assertions: [...rebind, ...dmaFirst, ...carry] }];
 for (let k = 2; k <= kexecs + 1; k++) {
   const last = k === kexecs + 1;
-  stages.push({ assertions: [...deviceBack, ...(last ? ['unmap_restores_vmpin', ...lastStageEnd] : ['luo_finish', ...carry])] });
+  stages.push({ assertions: [...back, ...(last ? ['unmap_restores_vmpin', ...lastStageEnd] : ['luo_finish', ...carry])] });
 }
 
 export default defineCase({

@@ -1,5 +1,5 @@
 import { defineCase } from './case.ts';
-import { handoff, lastStageEnd, rebind } from './handover-stages.ts';
+import { deviceBack, handoff, lastStageEnd, rebind } from './handover-stages.ts';
 
 export default defineCase({
   name: 'only-vfio',
@@ -12,15 +12,7 @@ export default defineCase({
     { assertions: [...rebind, ...handoff({ memfd: false, device: true, iommufd: false })] },
     {
       assertions: [
-        'state_crossed_kexec',
-        'device_driver_before_userspace',
-        'native_driver_never_probed',
-        'bus_master_before_open',
-        'retrieve_device_fd',
-        'bind_iommufd',
-        'bus_master_kept',
-        'ioas_alloc',
-        'attach_ioas',
+        ...deviceBack({ dma: false, native: true, iommufd: false }),
         ...lastStageEnd,
       ],
     },

@@ -1,5 +1,5 @@
 import { defineCase } from './case.ts';
-import { dmaFirst, handoff, lastStageEnd, memfdBack, rebind } from './handover-stages.ts';
+import { deviceBack, dmaFirst, handoff, lastStageEnd, rebind } from './handover-stages.ts';
 
 export default defineCase({
   name: 'vfio-handover',
@@ -12,21 +12,7 @@ export default defineCase({
     { assertions: [...rebind, ...dmaFirst, ...handoff({ memfd: true, device: true, iommufd: true })] },
     {
       assertions: [
-        'state_crossed_kexec',
-        'device_driver_before_userspace',
-        'bus_master_before_open',
-        ...memfdBack.slice(1),
-        'retrieve_device_fd',
-        'retrieve_iommufd',
-        'bind_iommufd',
-        'bus_master_kept',
-        'not_reset',
-        'ioas_alloc',
-        'attach_ioas',
-        'ioas_map_file',
-        'vmpin_equals_mapped',
-        'pa_unchanged_across_kexec',
-        'dma_resumes',
+        ...deviceBack({ dma: true, native: false, iommufd: true }),
         'unmap_restores_vmpin',
         ...lastStageEnd,
       ],
