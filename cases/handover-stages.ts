@@ -33,6 +33,7 @@ export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean 
     ...(o.native ? ['native_driver_never_probed'] : []),
     'bus_master_before_open',
     ...(o.dma ? memfdBack.slice(1) : []),
+    'bind_before_retrieve_refused',
     'retrieve_device_fd',
     ...(o.iommufd ? ['retrieve_iommufd'] : []),
     'bind_iommufd',

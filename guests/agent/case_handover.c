@@ -322,12 +322,42 @@ static void driver_before_userspace(const struct flow *f, const char *early)
 	}
 }
 
+/* Before RETRIEVE_FD, a plain open of the cdev must not be able to take the device. */
+static void bind_before_retrieve(const struct vdev *d)
+{
+	const char *name = "bind_before_retrieve_refused";
+	char cdev[64], path[128];
+	uint32_t devid;
+	int fd, ifd, err;
+
+	if (!step(name))
+		return;
+	err = vfio_cdev_name(d->bdf, cdev, sizeof(cdev));
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
+	fd = err ? err : open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		fail_soft(name, "retrieve", fd == err ? -err : errno, "the device's cdev opens", "failed");
+		return;
+	}
+	ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	err = ifd < 0 ? -errno : vfio_bind_iommufd(fd, ifd, &devid);
+	if (ifd >= 0)
+		close(ifd);
+	close(fd);
+	if (err != -EBUSY)
+		fail_soft(name, "retrieve", -err, "VFIO_DEVICE_BIND_IOMMUFD on a fresh open of the cdev refused with EBUSY", "%s",
+			  err ? errname(err) : "bound");
+	else
+		pass(name);
+}
+
 static void retrieve_device(const struct flow *f, struct vdev *d, int last)
 {
 	uint16_t cmd = 0;
 	int fd, err;
 
 	scope_cap("vfio-preserve");
+	bind_before_retrieve(d);
 	if (step("retrieve_device_fd")) {
 		if (in_dma < 0)
 			in_dma = luo_retrieve_session(luofd, "vh-dma");
