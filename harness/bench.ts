@@ -19,7 +19,7 @@ export interface BenchSummary {
   ratio: number;
   /** Suite wall times (ms), serial and with --jobs 2, when measured. */
   suite?: { serialMs: number; jobs2Ms: number; ratio: number };
-  build?: { coldSeconds?: number; warmMs: number };
+  build?: { coldSeconds?: number; warmMs: number; series?: { seconds?: number; seeded?: boolean } };
 }
 
 /** Medians of every timing each kind reported in all its rounds. */
@@ -44,5 +44,7 @@ export function benchTable(b: BenchSummary): string[] {
   rows.push(`ratio handover/bare: ${b.ratio.toFixed(2)}`);
   if (b.suite) rows.push(`suite serial ${b.suite.serialMs} ms, --jobs 2 ${b.suite.jobs2Ms} ms: ratio jobs2/serial: ${b.suite.ratio.toFixed(2)}`);
   if (b.build) rows.push(`kernel build: cold ${b.build.coldSeconds ?? '?'} s (recorded when built), warm ${b.build.warmMs} ms`);
+  const s = b.build?.series;
+  if (s) rows.push(`reference series build: ${s.seconds ?? '?'} s ${s.seeded ? 'on the default build\'s objects' : 'from scratch'} (recorded when built)`);
   return rows;
 }

@@ -1,5 +1,5 @@
 // Out-of-tree kernel build with our fragments, cached by source version and fragment hash.
-import { existsSync, mkdirSync, writeFileSync, readFileSync, copyFileSync, rmSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, readFileSync, copyFileSync, rmSync, renameSync, utimesSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -21,6 +21,8 @@ export interface Kernel {
   headers: string;
   /** Cache key of this build. */
   key: string;
+  /** Kbuild's object folder (O=), kept for incremental builds. */
+  objects?: string;
 }
 
 /** Bump when the recipe changes in a way that changes the output. */
@@ -34,24 +36,41 @@ export interface BuildRequest {
   cache: string;
   /** Rebuild with make every time (a developer's tree) instead of trusting the cache whole. */
   incremental?: boolean;
+  /** The tree is the cache's own (Debian source, or a patched copy of it): objects go in a child folder of it. */
+  ownTree?: boolean;
+  /** Objects of a finished build of the tree this one was copied from: copied first, so make redoes only what differs. */
+  seed?: string;
+  /** Files of the tree that differ from the seed's tree: made newer than the seed's objects. */
+  changed?: string[];
 }
 
 export function buildKey(req: Pick<BuildRequest, 'version' | 'fragments'>): string {
   return `${req.version.replace(/[^A-Za-z0-9.+-]/g, '_')}-${fragmentsHash(req.fragments, recipeVersion)}`;
 }
 
-function kernelFrom(dir: string, spec: string, version: string, key: string): Kernel {
-  return { spec, version, key, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), headers: join(dir, 'headers') };
+/**
+ * Where Kbuild puts objects. In a direct child of the source tree Kbuild names sources by relative
+ * paths (srctree is ".."), so a copy of tree and objects together rebuilds correctly and incrementally.
+ */
+function objectsDir(req: BuildRequest, key: string): string {
+  return req.ownTree ? join(req.tree, `.vh-build-${key}`) : join(req.cache, 'kernels', key, 'build');
+}
+
+function kernelFrom(dir: string, req: BuildRequest, key: string): Kernel {
+  const { spec, version } = req;
+  return { spec, version, key, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), headers: join(dir, 'headers'), objects: objectsDir(req, key) };
 }
 
 export async function buildKernel(req: BuildRequest): Promise<Kernel> {
   const key = buildKey(req);
   const dir = join(req.cache, 'kernels', key);
   const done = join(dir, '.complete');
-  if (existsSync(done) && !req.incremental) return kernelFrom(dir, req.spec, req.version, key);
+  if (existsSync(done) && !req.incremental) return kernelFrom(dir, req, key);
   return withLock(`${dir}.lock`, async () => {
-    if (existsSync(done) && !req.incremental) return kernelFrom(dir, req.spec, req.version, key);
-    const out = join(dir, 'build');
+    if (existsSync(done) && !req.incremental) return kernelFrom(dir, req, key);
+    const out = objectsDir(req, key);
+    mkdirSync(dir, { recursive: true });
+    const seeded = !existsSync(join(out, '.config')) && req.seed !== undefined && (await seedObjects(req.seed, req, out));
     mkdirSync(out, { recursive: true });
     const t0 = Date.now();
     const make = (args: string[], label: string) => runMake(req.tree, out, args, label, t0);
@@ -69,13 +88,28 @@ export async function buildKernel(req: BuildRequest): Promise<Kernel> {
     copyFileSync(join(out, '.config'), join(dir, 'config'));
     const release = readFileSync(join(out, 'include/config/kernel.release'), 'utf8').trim();
     const seconds = Math.round((Date.now() - t0) / 1000);
-    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ spec: req.spec, version: req.version, key, release, seconds }, null, 2));
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ spec: req.spec, version: req.version, key, release, seconds, seeded }, null, 2));
     writeFileSync(done, '');
-    note(`kernel ${req.spec}: built ${release} in ${seconds} s`);
-    return kernelFrom(dir, req.spec, req.version, key);
+    note(`kernel ${req.spec}: built ${release} in ${seconds} s${seeded ? ' (on the objects of the unpatched build)' : ''}`);
+    return kernelFrom(dir, req, key);
   });
 }
 
+/** Starts from a related build's objects; make then recompiles only what the changed files and config reach. */
+async function seedObjects(seed: string, req: BuildRequest, out: string): Promise<boolean> {
+  // A cache from before objects lived in the tree has none to share: build in full.
+  if (!existsSync(join(seed, '.config'))) return false;
+  note(`kernel ${req.spec}: starting from the objects in ${seed}`);
+  rmSync(`${out}.tmp`, { recursive: true, force: true });
+  // -a keeps the objects' times, which is what lets make tell them from the changed sources.
+  const cp = await execa('cp', ['-a', '--reflink=auto', seed, `${out}.tmp`], { reject: false, all: true });
+  if (cp.exitCode !== 0) throw new InfraError(`copying objects from ${seed} failed: ${String(cp.all).split('\n')[0]}`);
+  renameSync(`${out}.tmp`, out);
+  // The patched copy may predate the seed's objects: its changed files must look newer to make.
+  const now = new Date();
+  for (const f of req.changed ?? []) if (existsSync(join(req.tree, f))) utimesSync(join(req.tree, f), now, now);
+  return true;
+}
 type Make = (args: string[], label: string) => Promise<void>;
 
 function copyIfChanged(from: string, to: string): void {

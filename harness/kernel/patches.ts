@@ -33,7 +33,7 @@ export function loadSeries(path: string): Series {
 }
 
 /** Files the series touches: only these enter the scratch repository's index, which keeps git am fast. */
-function touchedFiles(series: Series): string[] {
+export function touchedFiles(series: Series): string[] {
   const out = new Set<string>();
   for (const f of series.files) {
     for (const m of readFileSync(f, 'utf8').matchAll(/^diff --git a\/(\S+) b\/(\S+)$/gm)) {
@@ -63,7 +63,10 @@ export async function patchedTree(base: string, baseLabel: string, series: Serie
     mkdirSync(dir, { recursive: true });
     note(`applying ${series.files.length} patch(es) from ${series.path} onto a copy of ${baseLabel}`);
     const tmp = `${tree}.tmp`;
-    const cp = await execa('cp', ['-a', '--reflink=auto', base, tmp], { reject: false, all: true });
+    // The base's object folders (.vh-build-*) stay behind: a build seeds from them explicitly.
+    const entries = readdirSync(base).filter((e) => !e.startsWith('.vh-build-')).map((e) => join(base, e));
+    mkdirSync(tmp);
+    const cp = await execa('cp', ['-a', '--reflink=auto', ...entries, tmp], { reject: false, all: true });
     if (cp.exitCode !== 0) throw new InfraError(`copying ${base} for patching failed: ${String(cp.all).split('\n')[0]}`);
     // A build tree must be pristine for O= builds; the copy takes none of the base's git state.
     rmSync(join(tmp, '.git'), { recursive: true, force: true });

@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { cacheDir, repoRoot } from '../paths.ts';
-import { loadSeries, patchedTree } from './patches.ts';
+import { loadSeries, patchedTree, touchedFiles } from './patches.ts';
 import { ensureHostNeeds, kernelBuildNeeds } from '../host-deps.ts';
-import { allFragments } from './fragments.ts';
-import { buildKernel, type Kernel } from './build.ts';
+import { allFragments, type Fragment } from './fragments.ts';
+import { buildKernel, type BuildRequest, type Kernel } from './build.ts';
 import { debianKernelSource } from './debian-source.ts';
 
 export type KernelSpec =
@@ -51,24 +51,39 @@ export function parseKernelSpec(text: string, patches?: string): KernelSpec {
   throw new UsageError(`unknown kernel spec '${text}': use ${defaultKernelSpec}[+SERIES], tree:PATH or image:PATH[,config=PATH]`);
 }
 
+const treeVersion = (path: string) => `tree-${createHash('sha256').update(path).digest('hex').slice(0, 10)}`;
+
+/** A series applied to a copy of a tree, with the series' own fragments, built in that copy. */
+async function buildPatched(spec: KernelSpec & { patches?: string }, tree: string, version: string, cache: string, fragments: Fragment[], seed?: string): Promise<Kernel> {
+  const series = loadSeries(spec.patches!);
+  return buildKernel({
+    spec: spec.text,
+    version: `${version}+p${series.hash}`,
+    tree: await patchedTree(tree, version, series, cache),
+    fragments: [...fragments, ...series.fragments],
+    cache,
+    ownTree: true,
+    seed,
+    changed: touchedFiles(series),
+  });
+}
+
 export async function resolveKernel(spec: KernelSpec): Promise<Kernel> {
   const cache = cacheDir();
   if (spec.kind === 'debian' || spec.kind === 'tree') {
     await ensureHostNeeds(kernelBuildNeeds, `building kernel ${spec.text}`);
-    let { tree, version } =
-      spec.kind === 'debian'
-        ? await debianKernelSource(spec.series, cache)
-        : { tree: spec.path, version: `tree-${createHash('sha256').update(spec.path).digest('hex').slice(0, 10)}` };
-    let fragments = allFragments();
-    if (spec.patches) {
-      const series = loadSeries(spec.patches);
-      tree = await patchedTree(tree, version, series, cache);
-      version = `${version}+p${series.hash}`;
-      fragments = [...fragments, ...series.fragments];
+    const fragments = allFragments();
+    if (spec.kind === 'debian') {
+      const src = await debianKernelSource(spec.series, cache);
+      const base: BuildRequest = { spec: `debian:${spec.series}`, version: src.version, tree: src.tree, fragments, cache, ownTree: true };
+      if (!spec.patches) return buildKernel({ ...base, spec: spec.text });
+      // The unpatched build is shared: its objects seed this one, so make recompiles only what the series reaches.
+      const seed = await buildKernel(base);
+      return buildPatched(spec, src.tree, src.version, cache, fragments, seed.objects);
     }
+    if (spec.patches) return buildPatched(spec, spec.path, treeVersion(spec.path), cache, fragments);
     // A developer's tree changes under us: make decides what to rebuild. Everything else is cached whole.
-    const incremental = spec.kind === 'tree' && !spec.patches;
-    return buildKernel({ spec: spec.text, version, tree, fragments, cache, incremental });
+    return buildKernel({ spec: spec.text, version: treeVersion(spec.path), tree: spec.path, fragments, cache, incremental: true });
   }
   // A prebuilt image brings no uapi headers of its own: the agent builds against the default kernel's.
   const headers = spec.headers ?? (await resolveKernel(parseKernelSpec(defaultKernelSpec))).headers;
