@@ -25,6 +25,16 @@ describe('kernel specs', () => {
     expect(consoleOf(dir, 'boot')).toContain(marker);
   }, 900_000);
 
+  it('check-series: a line per patch with checkpatch, build and verdicts; a patch that does not apply fails it', async () => {
+    const checkSeries = resolve(import.meta.dirname, '..', '..', 'kernels', 'patches', 'check-series');
+    const good = await execa(checkSeries, [join(fixtures, 'patches-good'), 'boot'], { reject: false });
+    expect(good.exitCode, `${good.stdout}\n${good.stderr}`).toBe(0);
+    expect(good.stdout).toMatch(/^1 +0001-vfio-say-patched\.patch +clean +ok +exit=0 boot:ok $/m);
+    const bad = await execa(checkSeries, [join(fixtures, 'patches-bad'), 'boot'], { reject: false });
+    expect(bad.exitCode, bad.stdout).toBe(1);
+    expect(bad.stdout).toMatch(/^1 +0002-does-not-apply\.patch +\S+ +FAILED +exit=2 .*does not apply/m);
+  }, 900_000);
+
   it('--patches: a patch that does not apply is one clear line and exit 2', async () => {
     const r = await run(['run', 'boot', '--results', scratch(), '--patches', join(fixtures, 'patches-bad')]);
     expect(r.exitCode).toBe(2);
