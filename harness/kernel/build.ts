@@ -110,6 +110,7 @@ async function seedObjects(seed: string, req: BuildRequest, out: string): Promis
   for (const f of req.changed ?? []) if (existsSync(join(req.tree, f))) utimesSync(join(req.tree, f), now, now);
   return true;
 }
+
 type Make = (args: string[], label: string) => Promise<void>;
 
 function copyIfChanged(from: string, to: string): void {

@@ -54,10 +54,10 @@ export function parseKernelSpec(text: string, patches?: string): KernelSpec {
 const treeVersion = (path: string) => `tree-${createHash('sha256').update(path).digest('hex').slice(0, 10)}`;
 
 /** A series applied to a copy of a tree, with the series' own fragments, built in that copy. */
-async function buildPatched(spec: KernelSpec & { patches?: string }, tree: string, version: string, cache: string, fragments: Fragment[], seed?: string): Promise<Kernel> {
-  const series = loadSeries(spec.patches!);
+async function buildPatched(text: string, patches: string, tree: string, version: string, cache: string, fragments: Fragment[], seed?: string): Promise<Kernel> {
+  const series = loadSeries(patches);
   return buildKernel({
-    spec: spec.text,
+    spec: text,
     version: `${version}+p${series.hash}`,
     tree: await patchedTree(tree, version, series, cache),
     fragments: [...fragments, ...series.fragments],
@@ -79,9 +79,9 @@ export async function resolveKernel(spec: KernelSpec): Promise<Kernel> {
       if (!spec.patches) return buildKernel({ ...base, spec: spec.text });
       // The unpatched build is shared: its objects seed this one, so make recompiles only what the series reaches.
       const seed = await buildKernel(base);
-      return buildPatched(spec, src.tree, src.version, cache, fragments, seed.objects);
+      return buildPatched(spec.text, spec.patches, src.tree, src.version, cache, fragments, seed.objects);
     }
-    if (spec.patches) return buildPatched(spec, spec.path, treeVersion(spec.path), cache, fragments);
+    if (spec.patches) return buildPatched(spec.text, spec.patches, spec.path, treeVersion(spec.path), cache, fragments);
     // A developer's tree changes under us: make decides what to rebuild. Everything else is cached whole.
     return buildKernel({ spec: spec.text, version: treeVersion(spec.path), tree: spec.path, fragments, cache, incremental: true });
   }
