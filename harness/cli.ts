@@ -76,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
       await ensureHostNeeds([...qemuNeeds, ...shellNeeds], 'running VMs');
       const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec, values.patches));
       const guest = await buildGuest(kernel);
-      process.stdout.write(`kernel ${kernel.bzImage}\ninitramfs ${guest.initramfs}\n`);
+      process.stdout.write(`kernel ${kernel.bzImage}\ninitramfs ${guest.initramfs}\n${kernel.source ? `source ${kernel.source}\n` : ''}`);
       return ExitCode.ok;
     }
     case 'shell': {

@@ -23,6 +23,8 @@ export interface Kernel {
   key: string;
   /** Kbuild's object folder (O=), kept for incremental builds. */
   objects?: string;
+  /** The source tree it was built from (with its scripts/checkpatch.pl). */
+  source?: string;
 }
 
 /** Bump when the recipe changes in a way that changes the output. */
@@ -58,7 +60,7 @@ function objectsDir(req: BuildRequest, key: string): string {
 
 function kernelFrom(dir: string, req: BuildRequest, key: string): Kernel {
   const { spec, version } = req;
-  return { spec, version, key, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), headers: join(dir, 'headers'), objects: objectsDir(req, key) };
+  return { spec, version, key, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), headers: join(dir, 'headers'), objects: objectsDir(req, key), source: req.tree };
 }
 
 export async function buildKernel(req: BuildRequest): Promise<Kernel> {
