@@ -10,6 +10,7 @@ import type { Accel } from './qemu/accel.ts';
 import type { Arch } from './qemu/arch.ts';
 import { bdfOf, type VmDevice } from './qemu/argv.ts';
 import { Vm } from './qemu/vm.ts';
+import { describeVcpus } from './qemu/qmp.ts';
 import { judge, skipped, type CaseResult, type Observation } from './verdict.ts';
 
 export type Phase = 'qemu-start' | 'boot' | 'case' | 'kexec' | 'poweroff';
@@ -93,6 +94,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
         numaNodes: c.numaNodes,
         devices,
         resultSocket: join(ctx.outDir, `.${c.name}.sock`),
+        qmpSocket: join(ctx.outDir, `.${c.name}.qmp`),
       },
       {
         console(chunk) {
@@ -138,12 +140,23 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
     const limit = ctx.timeouts[phase];
     if (Date.now() - lastProgress > limit * 1000 && !obs.timeout) {
       // After the agent said done, a slow power-off loses nothing: stop QEMU and judge.
-      if (phase !== 'poweroff') obs.timeout = { phase, seconds: limit };
-      vm?.kill();
+      if (phase === 'poweroff') return vm?.kill();
+      obs.timeout = { phase, seconds: limit };
+      void stopHung(vm, obs.timeout, ctx.kernel, join(ctx.outDir, `${c.name}.vcpus.txt`));
     }
   }, 250);
   await exited;
   clearInterval(ticker);
   obs.timings!.wall_ms = Date.now() - t0;
   return judge(c, obs, { require: ctx.require });
+}
+
+/** Records where each vCPU of a hung guest is (RIP, halted or not, symbol) before QEMU is killed. */
+async function stopHung(vm: Vm | undefined, timeout: NonNullable<Observation['timeout']>, kernel: Kernel, file: string): Promise<void> {
+  const got = await vm?.vcpus(kernel.objects && join(kernel.objects, 'System.map'));
+  if (got) {
+    timeout.vcpus = describeVcpus(got.states);
+    writeFileSync(file, `${timeout.vcpus}\n\n${got.raw}`);
+  }
+  vm?.kill();
 }

@@ -41,7 +41,7 @@ export interface Observation {
   console: string;
   exit?: { code: number | null; signal: string | null; stderr: string };
   /** Set when the runner gave up waiting. */
-  timeout?: { phase: string; seconds: number };
+  timeout?: { phase: string; seconds: number; vcpus?: string };
   timings?: Record<string, number>;
 }
 
@@ -219,7 +219,10 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
   if (crash) return error(agent.length ? 'case' : 'boot', `guest crashed: ${crash.line}`, crash.excerpt);
   const agentCrash = agent.find((a) => a.startsWith('crash') || a.startsWith('error'));
   if (agentCrash) return error('case', `agent ${agentCrash}`);
-  if (obs.timeout) return error(obs.timeout.phase, `no progress for ${obs.timeout.seconds} s in phase ${obs.timeout.phase}`);
+  if (obs.timeout) {
+    const where = obs.timeout.vcpus ? ` (${obs.timeout.vcpus})` : '';
+    return error(obs.timeout.phase, `no progress for ${obs.timeout.seconds} s in phase ${obs.timeout.phase}${where}`);
+  }
   const repeated = segs.find((seg, i) => segs.findIndex((o) => o.stage === seg.stage) !== i);
   if (repeated) return error('kexec', `stage ${repeated.stage} started twice: the guest rebooted instead of kexec-ing`);
   for (const seg of segs) {

@@ -23,6 +23,8 @@ export interface VmSpec {
   devices: VmDevice[];
   /** Unix socket the result channel connects to (the host listens). */
   resultSocket: string;
+  /** QMP socket, so a hung guest can be asked where its vCPUs are. */
+  qmpSocket?: string;
   /** The console is the user's terminal, with QEMU's monitor multiplexed (Ctrl-A X quits). */
   interactive?: boolean;
 }
@@ -53,6 +55,7 @@ export function qemuArgv(vm: VmSpec): string[] {
     '-serial', vm.interactive ? 'mon:stdio' : 'stdio',
     '-chardev', `socket,id=result,path=${vm.resultSocket}`,
     '-serial', 'chardev:result',
+    ...(vm.qmpSocket ? ['-qmp', `unix:${vm.qmpSocket},server=on,wait=off`] : []),
     '-kernel', vm.kernel,
     '-initrd', vm.initrd,
     '-append', vm.cmdline,

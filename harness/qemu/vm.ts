@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { rmSync } from 'node:fs';
 import { onPath } from '../host-deps.ts';
 import { qemuArgv, type VmSpec } from './argv.ts';
+import { vcpuStates } from './qmp.ts';
 
 export interface VmHandlers {
   console(chunk: string): void;
@@ -48,6 +49,7 @@ export class Vm {
     private readonly proc: ChildProcess,
     private readonly server: Server,
     private readonly socket: string,
+    private readonly qmpSocket?: string,
   ) {}
 
   readonly startedAt = Date.now();
@@ -92,7 +94,7 @@ export class Vm {
     proc.stderr!.on('data', (c: string) => {
       if (stderr.length < 8192) stderr += c;
     });
-    const vm = new Vm(proc, server, spec.resultSocket);
+    const vm = new Vm(proc, server, spec.resultSocket, spec.qmpSocket);
     proc.on('error', (e) => {
       stderr += String(e.message);
     });
@@ -110,6 +112,11 @@ export class Vm {
     return vm;
   }
 
+  /** Each vCPU's RIP and halt state, symbolised with the kernel's System.map when given. */
+  async vcpus(systemMap?: string): ReturnType<typeof vcpuStates> {
+    return this.qmpSocket && live.has(this.proc) ? vcpuStates(this.qmpSocket, systemMap) : undefined;
+  }
+
   kill(): void {
     if (!live.has(this.proc)) return;
     try {
@@ -122,5 +129,6 @@ export class Vm {
   private closeServer(): void {
     this.server.close();
     rmSync(this.socket, { force: true });
+    if (this.qmpSocket) rmSync(this.qmpSocket, { force: true });
   }
 }

@@ -24,11 +24,11 @@ describe('induced failures', () => {
     expect(left).toEqual([]);
   });
 
-  it('silence past the phase timeout is an ERROR naming the phase', async () => {
+  it('silence past the phase timeout is an ERROR naming the phase and where each vCPU was', async () => {
     const t0 = Date.now();
     const { r, tap, left } = await induce(['--append', 'vh.induce=hang', '--timeout', 'case=4']);
     expect(r.exitCode).toBe(3);
-    expect(tap).toMatch(/reason: "no progress for 4 s in phase case"/);
+    expect(tap).toMatch(/reason: "no progress for 4 s in phase case \(vCPU0 (halted|running) at \w+\+0x[0-9a-f]+; vCPU1 /);
     expect(Date.now() - t0).toBeLessThan(60_000);
     expect(left).toEqual([]);
   });
