@@ -1,18 +1,17 @@
 // Each kernel spec kind, built and booted for real: a user's patch series, a tree, a prebuilt
 // image with and without its config, and a kexec into a different build.
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, inject, it } from 'vitest';
-import { cacheDir } from '../../harness/paths.ts';
 import { run, scratch, topLevel } from './cli.ts';
+import { fixtures, goodPatches, treeCopy } from './kernels.ts';
 
-const fixtures = resolve(import.meta.dirname, '..', 'fixtures');
 const marker = 'vfio-handover test patch: this kernel was patched';
 const consoleOf = (dir: string, c: string) => readFileSync(join(dir, readlinkSync(join(dir, 'latest')), `${c}.console.log`), 'utf8');
 
 async function patchedImage(): Promise<string> {
-  const b = await run(['build', '--patches', join(fixtures, 'patches-good')]);
+  const b = await run(['build', '--patches', goodPatches]);
   expect(b.exitCode, String(b.stderr)).toBe(0);
   return /^kernel (.+)$/m.exec(String(b.stdout))![1]!;
 }
@@ -20,14 +19,14 @@ async function patchedImage(): Promise<string> {
 describe('kernel specs', () => {
   it('--patches: a real patch is applied with git am and its pr_info is on the console', async () => {
     const dir = scratch();
-    const r = await run(['run', 'boot', '--tap', '--results', dir, '--patches', join(fixtures, 'patches-good')]);
+    const r = await run(['run', 'boot', '--tap', '--results', dir, '--patches', goodPatches]);
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(consoleOf(dir, 'boot')).toContain(marker);
   }, 900_000);
 
   it('check-series: a line per patch with checkpatch, build and verdicts; a patch that does not apply fails it', async () => {
     const checkSeries = resolve(import.meta.dirname, '..', '..', 'kernels', 'patches', 'check-series');
-    const good = await execa(checkSeries, [join(fixtures, 'patches-good'), 'boot'], { reject: false });
+    const good = await execa(checkSeries, [goodPatches, 'boot'], { reject: false });
     expect(good.exitCode, `${good.stdout}\n${good.stderr}`).toBe(0);
     expect(good.stdout).toMatch(/^1 +0001-vfio-say-patched\.patch +clean +ok +exit=0 boot:ok $/m);
     const bad = await execa(checkSeries, [join(fixtures, 'patches-bad'), 'boot'], { reject: false });
@@ -62,16 +61,7 @@ describe('kernel specs', () => {
   });
 
   it('tree: a scratch copy of the Debian source builds out of tree, leaving the copy untouched', async () => {
-    const src = join(cacheDir(), 'src');
-    const debian = readdirSync(src).find((d) => d.startsWith('linux-source-'))!;
-    const base = join(src, debian, debian.split('_')[0]!);
-    const copy = join(cacheDir(), 'e2e', 'tree-copy');
-    if (!existsSync(copy)) {
-      await execa('mkdir', ['-p', join(cacheDir(), 'e2e')]);
-      await execa('cp', ['-al', base, copy]);
-      // The cache builds the Debian source in child folders of it; a developer's tree has none.
-      for (const d of readdirSync(copy).filter((e) => e.startsWith('.vh-build-'))) rmSync(join(copy, d), { recursive: true });
-    }
+    const copy = await treeCopy();
     const before = (await execa('find', [copy, '-newer', join(copy, 'Makefile'), '-print', '-quit'])).stdout;
     const r = await run(['run', 'boot', '--tap', '--results', scratch(), '--kernel', `tree:${copy}`]);
     expect(r.exitCode, String(r.stderr)).toBe(0);

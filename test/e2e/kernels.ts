@@ -1,0 +1,30 @@
+// The kernels the e2e files boot, so the global setup can build them all before any VM starts.
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { cacheDir } from '../../harness/paths.ts';
+
+export const fixtures = resolve(import.meta.dirname, '..', 'fixtures');
+export const goodPatches = join(fixtures, 'patches-good');
+export const referenceSeries = 'debian:7.3+noiommu-handover';
+
+/** A hard-linked copy of the unpacked Debian source without the cache's objects: what a developer's tree looks like. */
+export async function treeCopy(): Promise<string> {
+  const src = join(cacheDir(), 'src');
+  const debian = readdirSync(src).find((d) => d.startsWith('linux-source-'))!;
+  const base = join(src, debian, debian.split('_')[0]!);
+  const copy = join(cacheDir(), 'e2e', 'tree-copy');
+  if (!existsSync(copy)) {
+    mkdirSync(join(cacheDir(), 'e2e'), { recursive: true });
+    await execa('cp', ['-al', base, copy]);
+    // The cache builds the Debian source in child folders of it; a developer's tree has none.
+    for (const d of readdirSync(copy).filter((e) => e.startsWith('.vh-build-'))) rmSync(join(copy, d), { recursive: true });
+  }
+  return copy;
+}
+
+/** `vfio-handover build` arguments for the kernels an e2e file runs besides the default, which must exist first
+ * (the patched ones seed from its objects, the tree is copied from its source). */
+export async function otherKernels(): Promise<string[][]> {
+  return [['--kernel', referenceSeries], ['--patches', goodPatches], ['--kernel', `tree:${await treeCopy()}`]];
+}
