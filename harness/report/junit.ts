@@ -1,40 +1,77 @@
-// JUnit XML: a testsuite per case, a testcase per assertion; a case-level error or miss is its own testcase.
-import type { CaseResult } from '../verdict.ts';
+// JUnit XML (Jenkins' junit-10.xsd): a testsuite per case, a testcase per assertion; a case-level error or miss is its own testcase.
+import { XMLBuilder } from 'fast-xml-parser';
+import type { Assertion, CaseResult } from '../verdict.ts';
 
-function esc(s: string): string {
-  return s
-    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, ' ')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
-}
+type Node = Record<string, unknown>;
+
+/** Characters XML 1.0 cannot carry at all (C0 controls, lone surrogates, U+FFFE/F) become spaces. */
+const xmlChars = (_name: string, v: unknown) =>
+  String(v).replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, ' ');
+
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  format: true,
+  suppressEmptyNode: true,
+  tagValueProcessor: xmlChars,
+  attributeValueProcessor: xmlChars,
+});
 
 const secs = (ms?: number) => ((ms ?? 0) / 1000).toFixed(3);
 
+/** Why an assertion did not pass, as the child element JUnit has for it; nothing when it passed. */
+function outcome(a: Assertion): Node {
+  if (a.skip) return { skipped: { '@message': a.skip } };
+  if (a.ok) return {};
+  const diag = Object.entries(a.diag ?? {}).map(([k, v]) => `${k}: ${String(v)}`).join('\n');
+  return { failure: { '@message': String(a.diag?.seen ?? 'failed'), '@type': String(a.diag?.phase ?? 'assertion'), '#text': diag } };
+}
+
+function assertionCase(r: CaseResult, a: Assertion): Node {
+  return { '@classname': `vfio_handover.${r.case}`, '@name': a.name, '@time': secs(a.durationMs), ...outcome(a) };
+}
+
+/** An error or miss says nothing about the kernel: its own testcase carries the reason and the console excerpt. */
+function brokenCase(r: CaseResult): Node[] {
+  if (r.status !== 'error' && r.status !== 'miss') return [];
+  const error = { '@message': r.reason ?? r.status, '@type': r.status, '#text': r.excerpt ?? '' };
+  return [{ '@classname': `vfio_handover.${r.case}`, '@name': `(${r.status}: ${r.phase ?? 'run'})`, '@time': secs(r.timings.wall_ms), error }];
+}
+
+/** The agent's facts and the host's timings, as the suite's properties. */
+function properties(r: CaseResult): Node {
+  const all = [...Object.entries(r.timings).map(([k, v]) => [`timing.${k}`, v]), ...Object.entries(r.info).map(([k, v]) => [`info.${k}`, v])];
+  return all.length ? { properties: { property: all.map(([name, value]) => ({ '@name': name, '@value': value })) } } : {};
+}
+
+function counts(r: CaseResult) {
+  return {
+    failures: r.assertions.filter((a) => !a.ok).length,
+    errors: r.status === 'error' || r.status === 'miss' ? 1 : 0,
+    skipped: r.assertions.filter((a) => a.skip).length,
+  };
+}
+
+function suite(r: CaseResult): Node {
+  const testcase = [...r.assertions.map((a) => assertionCase(r, a)), ...brokenCase(r)];
+  const n = counts(r);
+  return {
+    '@name': r.case,
+    '@tests': testcase.length,
+    '@failures': n.failures,
+    '@errors': n.errors,
+    '@skipped': n.skipped,
+    '@time': secs(r.timings.wall_ms),
+    ...properties(r),
+    testcase,
+  };
+}
+
 export function junitXml(results: CaseResult[], runName: string): string {
-  const suites = results.map((r) => {
-    const cases = r.assertions.map((a) => {
-      const open = `    <testcase classname="${esc(`vfio_handover.${r.case}`)}" name="${esc(a.name)}" time="${secs(a.durationMs)}"`;
-      if (a.skip) return `${open}>\n      <skipped message="${esc(a.skip)}"/>\n    </testcase>`;
-      if (!a.ok) {
-        const diag = Object.entries(a.diag ?? {}).map(([k, v]) => `${k}: ${String(v)}`).join('\n');
-        return `${open}>\n      <failure message="${esc(String(a.diag?.seen ?? 'failed'))}" type="${esc(String(a.diag?.phase ?? 'assertion'))}">${esc(diag)}</failure>\n    </testcase>`;
-      }
-      return `${open}/>`;
-    });
-    if (r.status === 'error' || r.status === 'miss') {
-      cases.push(
-        `    <testcase classname="${esc(`vfio_handover.${r.case}`)}" name="(${r.status}: ${esc(r.phase ?? 'run')})" time="${secs(r.timings.wall_ms)}">\n` +
-          `      <error message="${esc(r.reason ?? r.status)}" type="${r.status}">${esc(r.excerpt ?? '')}</error>\n    </testcase>`,
-      );
-    }
-    const count = (f: (a: CaseResult['assertions'][number]) => boolean) => r.assertions.filter(f).length;
-    const errors = r.status === 'error' || r.status === 'miss' ? 1 : 0;
-    return (
-      `  <testsuite name="${esc(r.case)}" tests="${cases.length}" failures="${count((a) => !a.ok)}" errors="${errors}" ` +
-      `skipped="${count((a) => Boolean(a.skip))}" time="${secs(r.timings.wall_ms)}">\n${cases.join('\n')}\n  </testsuite>`
-    );
+  const suites = results.map(suite);
+  const total = (k: '@tests' | '@failures' | '@errors') => suites.reduce((s, x) => s + Number(x[k]), 0);
+  return builder.build({
+    '?xml': { '@version': '1.0', '@encoding': 'UTF-8' },
+    testsuites: { '@name': runName, '@tests': total('@tests'), '@failures': total('@failures'), '@errors': total('@errors'), testsuite: suites },
   });
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${esc(runName)}">\n${suites.join('\n')}\n</testsuites>\n`;
 }

@@ -1,5 +1,5 @@
-// KCIDB schema v5 JSON: one checkout, one build, a test per case, per assertion and per timing.
-import type { CaseResult, Status } from '../verdict.ts';
+// KCIDB I/O v5.3 JSON (kcidb-io's schema, exactly): one checkout, one build, a test per case, per assertion and per timing.
+import type { Assertion, CaseResult, Status } from '../verdict.ts';
 
 export interface KcidbContext {
   runId: string;
@@ -9,14 +9,23 @@ export interface KcidbContext {
   git?: { commit?: string; tree?: string };
 }
 
+type Obj = Record<string, unknown>;
+
 const origin = 'vfio_handover';
 const statusOf: Record<Status, string> = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP', error: 'ERROR', miss: 'MISS' };
-const idSafe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
+/** The schema's limit for every log_excerpt, in characters. */
+const excerptMax = 16384;
 
-export function kcidbJson(ctx: KcidbContext, results: CaseResult[]): object {
-  const checkoutId = `${origin}:${ctx.runId}`;
-  const buildId = `${origin}:${ctx.runId}.${idSafe(ctx.kernel.key)}`;
-  const environment = {
+/** One node of a dot-separated KCIDB test path: [A-Za-z0-9_-]+, so no dots of its own. */
+const pathPart = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '_') || '_';
+
+/** A log_excerpt the schema takes: no NUL, at most excerptMax characters (code points, not UTF-16 units). */
+const excerpt = (s: string) => ({ log_excerpt: Array.from(s.replace(/\0/g, '')).slice(0, excerptMax).join('') });
+
+const seconds = (ms: number | undefined) => (ms === undefined ? {} : { duration: ms / 1000 });
+
+function environment(ctx: KcidbContext): Obj {
+  return {
     comment: `QEMU ${ctx.environment.arch} ${ctx.environment.accel.toUpperCase()}`,
     misc: {
       accelerator: ctx.environment.accel,
@@ -26,63 +35,76 @@ export function kcidbJson(ctx: KcidbContext, results: CaseResult[]): object {
       config_hash: ctx.kernel.configHash,
     },
   };
-  const test = (path: string, status: string, extra: Record<string, unknown>) => ({
-    id: `${origin}:${ctx.runId}.${idSafe(path)}`,
+}
+
+function checkout(ctx: KcidbContext, id: string): Obj {
+  return {
+    id,
     origin,
-    build_id: buildId,
-    path: `vfio_handover.${path}`,
-    status,
+    valid: true,
     start_time: ctx.startedAt,
-    environment,
-    ...extra,
-  });
-  const tests = results.flatMap((r) => {
-    const casePath = idSafe(r.case);
-    const caseTest = test(casePath, statusOf[r.status], {
-      duration: (r.timings.wall_ms ?? 0) / 1000,
-      ...(r.reason || r.excerpt ? { log_excerpt: [r.reason, r.excerpt].filter(Boolean).join('\n').slice(0, 16384) } : {}),
-      output_files: [
-        { name: 'console.log', url: `file:${r.case}.console.log` },
-        { name: 'result.log', url: `file:${r.case}.result.log` },
-      ],
-      misc: { phase: r.phase, info: r.info },
-    });
-    const assertions = r.assertions.map((a) =>
-      test(`${casePath}.${a.name.split('/').map(idSafe).join('.')}`, a.skip ? 'SKIP' : a.ok ? 'PASS' : 'FAIL', {
-        ...(a.durationMs !== undefined ? { duration: a.durationMs / 1000 } : {}),
-        ...(a.skip ? { log_excerpt: a.skip } : !a.ok && a.diag ? { log_excerpt: JSON.stringify(a.diag).slice(0, 16384) } : {}),
-      }),
-    );
-    const timings = Object.entries(r.timings).map(([k, v]) =>
-      test(`${casePath}.timing.${idSafe(k)}`, 'DONE', { number: { value: v, unit: 'ms' } }),
-    );
-    return [caseTest, ...assertions, ...timings];
-  });
+    // The schema takes only a full 40-hex commit hash.
+    ...(ctx.git?.commit && /^[0-9a-f]{40}$/.test(ctx.git.commit) ? { git_commit_hash: ctx.git.commit } : {}),
+    ...(ctx.git?.tree ? { tree_name: ctx.git.tree } : {}),
+    misc: { kernel_spec: ctx.kernel.spec, source_version: ctx.kernel.version },
+  };
+}
+
+function build(ctx: KcidbContext, id: string, checkoutId: string): Obj {
+  return {
+    id,
+    origin,
+    checkout_id: checkoutId,
+    architecture: ctx.environment.arch,
+    config_name: ctx.kernel.key,
+    // v5 replaced `valid` with `status`: the kernel we booted is a build that succeeded.
+    status: 'PASS',
+    start_time: ctx.startedAt,
+    misc: { kernel_release: ctx.kernel.release, config_hash: ctx.kernel.configHash },
+  };
+}
+
+function caseFields(r: CaseResult): Obj {
+  const why = [r.reason, r.excerpt].filter(Boolean).join('\n');
+  return {
+    status: statusOf[r.status],
+    ...seconds(r.timings.wall_ms),
+    ...(why ? excerpt(why) : {}),
+    output_files: [
+      { name: 'console.log', url: `file:${r.case}.console.log` },
+      { name: 'result.log', url: `file:${r.case}.result.log` },
+    ],
+    misc: { phase: r.phase, info: r.info },
+  };
+}
+
+function assertionFields(a: Assertion): Obj {
+  const why = a.skip ?? (!a.ok && a.diag ? JSON.stringify(a.diag) : undefined);
+  return { status: a.skip ? 'SKIP' : a.ok ? 'PASS' : 'FAIL', ...seconds(a.durationMs), ...(why ? excerpt(why) : {}) };
+}
+
+/** A timing is a measurement, not a verdict: DONE with its number (the schema takes finite numbers only). */
+function timingFields(ms: number): Obj {
+  return Number.isFinite(ms) ? { status: 'DONE', number: { value: ms, unit: 'ms' } } : { status: 'DONE' };
+}
+
+export function kcidbJson(ctx: KcidbContext, results: CaseResult[]): object {
+  const checkoutId = `${origin}:${ctx.runId}`;
+  const buildId = `${origin}:${ctx.runId}.${ctx.kernel.key}`;
+  const env = environment(ctx);
+  const test = (path: string[], fields: Obj) => {
+    const dotted = path.map(pathPart).join('.');
+    return { id: `${origin}:${ctx.runId}.${dotted}`, origin, build_id: buildId, path: `${origin}.${dotted}`, start_time: ctx.startedAt, environment: env, ...fields };
+  };
+  const tests = results.flatMap((r) => [
+    test([r.case], caseFields(r)),
+    ...r.assertions.map((a) => test([r.case, ...a.name.split('/')], assertionFields(a))),
+    ...Object.entries(r.timings).map(([k, v]) => test([r.case, 'timing', k], timingFields(v))),
+  ]);
   return {
     version: { major: 5, minor: 3 },
-    checkouts: [
-      {
-        id: checkoutId,
-        origin,
-        valid: true,
-        start_time: ctx.startedAt,
-        ...(ctx.git?.commit ? { git_commit_hash: ctx.git.commit } : {}),
-        ...(ctx.git?.tree ? { tree_name: ctx.git.tree } : {}),
-        misc: { kernel_spec: ctx.kernel.spec, source_version: ctx.kernel.version },
-      },
-    ],
-    builds: [
-      {
-        id: buildId,
-        origin,
-        checkout_id: checkoutId,
-        architecture: ctx.environment.arch,
-        config_name: ctx.kernel.key,
-        valid: true,
-        start_time: ctx.startedAt,
-        misc: { kernel_release: ctx.kernel.release, config_hash: ctx.kernel.configHash },
-      },
-    ],
+    checkouts: [checkout(ctx, checkoutId)],
+    builds: [build(ctx, buildId, checkoutId)],
     tests,
   };
 }

@@ -1,4 +1,4 @@
-// JUnit and KCIDB from verdicts judged on real recorded runs: a pass, a refused claim, a panic.
+// JUnit and KCIDB from verdicts judged on real recorded runs, checked as their consumers check them.
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import noiommuDma from '../../cases/noiommu-dma.ts';
@@ -6,8 +6,10 @@ import onlyVfio from '../../cases/only-vfio.ts';
 import { allAssertions } from '../../cases/case.ts';
 import { judge } from '../../harness/verdict.ts';
 import { junitXml } from '../../harness/report/junit.ts';
-import { kcidbJson } from '../../harness/report/kcidb.ts';
-import { exit0, fx } from './fixtures.ts';
+import { kcidbJson, type KcidbContext } from '../../harness/report/kcidb.ts';
+import type { CaseResult } from '../../harness/verdict.ts';
+import { validateJunit, validateKcidb } from '../consumers.ts';
+import { exit0, fx, recordedVerdicts } from './fixtures.ts';
 
 const pass = judge(noiommuDma, {
   resultLines: fx('noiommu-dma-pass', 'noiommu-dma.result.log').split('\n'),
@@ -43,16 +45,15 @@ describe('JUnit', () => {
   });
 });
 
+const ctx: KcidbContext = {
+  runId: 'r1',
+  startedAt: '2026-11-25T00:00:00.000Z',
+  kernel: { spec: 'debian:7.3', version: '7.3.4-1~bpo13+1', key: 'k', release: '7.3.4', configHash: 'abc' },
+  environment: { accel: 'tcg', accelWhy: 'test', qemu: 'QEMU 7.2', arch: 'x86_64' },
+};
+
 describe('KCIDB v5', () => {
-  const k = kcidbJson(
-    {
-      runId: 'r1',
-      startedAt: '2026-11-25T00:00:00.000Z',
-      kernel: { spec: 'debian:7.3', version: '7.3.4-1~bpo13+1', key: 'k', release: '7.3.4', configHash: 'abc' },
-      environment: { accel: 'tcg', accelWhy: 'test', qemu: 'QEMU 7.2', arch: 'x86_64' },
-    },
-    [pass, skip, panic],
-  ) as { version: { major: number }; checkouts: { id: string }[]; builds: { id: string; checkout_id: string }[]; tests: Record<string, any>[] };
+  const k = kcidbJson(ctx, [pass, skip, panic]) as { version: { major: number }; checkouts: { id: string }[]; builds: { id: string; checkout_id: string }[]; tests: Record<string, any>[] };
   const byPath = (p: string) => k.tests.find((t) => t.path === p);
 
   it('links tests to the build and the build to the checkout, with origin-prefixed ids', () => {
@@ -70,5 +71,37 @@ describe('KCIDB v5', () => {
     expect(byPath('vfio_handover.panicked')?.status).toBe('ERROR');
     expect(byPath('vfio_handover.panicked')?.log_excerpt).toMatch(/Kernel panic/);
     expect(byPath('vfio_handover.noiommu-dma.timing.wall_ms')).toMatchObject({ status: 'DONE', number: { value: 7431, unit: 'ms' } });
+  });
+});
+
+describe('what the consumers accept', () => {
+  const all = recordedVerdicts();
+  /** The panic again, its console excerpt grown past KCIDB's limit and carrying what XML and KCIDB cannot hold. */
+  const dirty: CaseResult = { ...panic, case: 'dirty', excerpt: `${panic.excerpt}\0\x1b[0m\x01\ud800${'x'.repeat(20000)}` };
+
+  it('has a recorded verdict of every status to check', () => {
+    expect(new Set(all.map((r) => r.status))).toEqual(new Set(['pass', 'skip', 'fail', 'error', 'miss']));
+  });
+
+  it('writes KCIDB that kcidb-io\'s v5.3 schema accepts exactly, for every status', () => {
+    const k = kcidbJson(ctx, [...all, dirty]) as { tests: { status: string; log_excerpt?: string }[] };
+    expect(validateKcidb(k)).toEqual([]);
+    expect(new Set(k.tests.map((t) => t.status))).toEqual(new Set(['PASS', 'SKIP', 'FAIL', 'ERROR', 'MISS', 'DONE']));
+    expect(Math.max(...k.tests.map((t) => [...(t.log_excerpt ?? '')].length))).toBe(16384);
+  });
+
+  it('has a KCIDB validator that rejects what kcidb-io rejects: a v4 build with `valid`', () => {
+    const k = kcidbJson(ctx, all) as { builds: Record<string, unknown>[] };
+    const v4 = { ...k, builds: [{ ...k.builds[0], valid: true }] };
+    expect(validateKcidb(v4)).toEqual([expect.stringMatching(/^\/builds\/0 must NOT have additional properties .*"valid"/)]);
+  });
+
+  it('writes JUnit that Jenkins\' junit-10.xsd accepts, for every status', async () => {
+    expect(await validateJunit(junitXml([...all, dirty], 'run'))).toEqual([]);
+  });
+
+  it('has a JUnit validator that rejects what the xsd rejects: a skipped count on testsuites', async () => {
+    const xml = junitXml(all, 'run').replace('<testsuites ', '<testsuites skipped="1" ');
+    expect(await validateJunit(xml)).toEqual([expect.stringMatching(/attribute 'skipped' is not allowed/)]);
   });
 });
