@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { allCases } from '../../cases/index.ts';
+import { allCases, pickCases } from '../../cases/index.ts';
 import { caseCost, inOrderPool, shard } from '../../harness/schedule.ts';
 import { median, summarize } from '../../harness/bench.ts';
+import { UsageError } from '../../harness/errors.ts';
 
 describe('shard', () => {
   it('splits the suite into disjoint shards that cover it', () => {
@@ -9,6 +10,33 @@ describe('shard', () => {
     const parts = [1, 2, 3].map((i) => shard(names, `${i}/3`));
     expect(parts.flat().sort()).toEqual([...names].sort());
     expect(new Set(parts.flat()).size).toBe(names.length);
+  });
+
+  it('for every N from 1 to two past the suite, the N shards of the default suite are the suite: each case once, in suite order', () => {
+    // The suite a run without case names takes (run.ts: shard(pickCases(positionals), --shard)).
+    const suite = pickCases([]).map((c) => c.name);
+    expect(suite).toEqual(allCases.map((c) => c.name));
+    for (let n = 1; n <= suite.length + 2; n++) {
+      const parts = Array.from({ length: n }, (_, k) => shard(suite, `${k + 1}/${n}`));
+      const ran = parts.flat();
+      expect(ran.length, `N=${n}`).toBe(suite.length);
+      expect(new Set(ran).size, `N=${n}: a case ran twice`).toBe(suite.length);
+      expect([...ran].sort(), `N=${n}`).toEqual([...suite].sort());
+      // Each shard keeps the suite's order, and shard sizes differ by at most one.
+      for (const p of parts) expect(p, `N=${n}`).toEqual(suite.filter((c) => p.includes(c)));
+      const sizes = parts.map((p) => p.length);
+      expect(Math.max(...sizes) - Math.min(...sizes), `N=${n}`).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('without --shard the run takes the whole suite', () => {
+    expect(shard(allCases)).toEqual(allCases);
+  });
+
+  it('refuses malformed specs and shards outside 1..N with a UsageError (exit 2)', () => {
+    for (const spec of ['0/3', '4/3', 'x', '', '1/0', '0/0', '-1/3', '1.5/3', '1/3/5', '1 /3', '/3', '1/']) {
+      expect(() => shard([1, 2, 3], spec), `'${spec}'`).toThrow(UsageError);
+    }
   });
 
   it('refuses a shard outside 1..N', () => {
