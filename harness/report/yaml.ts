@@ -1,19 +1,20 @@
-// A minimal YAML writer for TAP diagnostics: flat maps of scalars, multi-line text as block scalars.
+// TAP 14 diagnostics: a YAML document between `---` and `...`, indented under its test point.
+import { Document, visit, type Scalar } from 'yaml';
+
+/** Strings double-quoted (the shape TAP readers and our tests grep), multi-line text as literal blocks. */
+function quoteStrings(key: unknown, node: Scalar): void {
+  if (key === 'key' || typeof node.value !== 'string') return;
+  const multiLine = node.value.includes('\n');
+  // YAML reads any line break as LF; a serial console's CRLF would force an unreadable quoted string.
+  if (multiLine) node.value = node.value.replace(/\r\n/g, '\n');
+  node.type = multiLine ? 'BLOCK_LITERAL' : 'QUOTE_DOUBLE';
+}
+
+/** `data` as a YAML diagnostic block; null and undefined entries are left out. */
 export function yamlBlock(data: Record<string, unknown>, indent: string): string[] {
-  const out = [`${indent}---`];
-  for (const [k, v] of Object.entries(data)) {
-    if (v === undefined || v === null) continue;
-    if (typeof v === 'string' && v.includes('\n')) {
-      out.push(`${indent}${k}: |-`);
-      for (const line of v.split('\n')) out.push(`${indent}  ${line}`);
-    } else if (typeof v === 'number' || typeof v === 'boolean') {
-      out.push(`${indent}${k}: ${v}`);
-    } else if (typeof v === 'object') {
-      out.push(`${indent}${k}: ${JSON.stringify(v)}`);
-    } else {
-      out.push(`${indent}${k}: ${JSON.stringify(String(v))}`);
-    }
-  }
-  out.push(`${indent}...`);
-  return out;
+  const doc = new Document(Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined && v !== null)));
+  visit(doc, { Scalar: quoteStrings });
+  // lineWidth 0: a long reason stays on one line, as the kernel printed it.
+  const body = doc.toString({ lineWidth: 0 }).replace(/\n$/, '').split('\n');
+  return [`${indent}---`, ...body.map((l) => `${indent}${l}`), `${indent}...`];
 }
