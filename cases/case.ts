@@ -26,8 +26,10 @@ export interface Case {
   params: Record<string, string | number>;
   stages: Stage[];
   memoryMiB?: number;
-  /** Split guest memory over this many NUMA nodes (default 1). */
+  /** Split guest memory over this many NUMA nodes (default 1); nodes past the vCPUs have memory only. */
   numaNodes?: number;
+  /** vCPUs (default 1): a second one buys nothing but cross-vCPU rendezvous under TCG (issue 11's boot hang). */
+  cpus?: number;
 }
 
 export function defineCase(c: Case): Case {

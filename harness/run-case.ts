@@ -90,7 +90,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
         initrd: ctx.guest.initramfs,
         cmdline: kernelCmdline(c, devices, ctx.arch, [ctx.guest.next ? 'vh.next=/next-kernel' : '', ctx.append ?? ''].join(' ')),
         memoryMiB: c.memoryMiB ?? 512,
-        cpus: 2,
+        cpus: c.cpus ?? 1,
         numaNodes: c.numaNodes,
         devices,
         resultSocket: join(ctx.outDir, `.${c.name}.sock`),

@@ -23,7 +23,7 @@ export async function runShell(c: Case, kernel: Kernel, guest: Guest, accel: Acc
   const argv = qemuArgv({
     arch, accel, qemu, kernel: kernel.bzImage, initrd: guest.initramfs,
     cmdline: kernelCmdline(c, devices, arch, `vh.shell=1 ${append}`),
-    memoryMiB: c.memoryMiB ?? 512, cpus: 2, numaNodes: c.numaNodes, devices, resultSocket: socket, interactive: true,
+    memoryMiB: c.memoryMiB ?? 512, cpus: c.cpus ?? 1, numaNodes: c.numaNodes, devices, resultSocket: socket, interactive: true,
   });
   const code = await new Promise<number>((resolve) => {
     const p = spawn(qemu, argv, { stdio: 'inherit' });

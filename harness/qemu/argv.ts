@@ -48,8 +48,8 @@ export function qemuArgv(vm: VmSpec): string[] {
     '-M', vm.arch.machine,
     ...accel,
     '-m', `${vm.memoryMiB}M`,
-    // One socket per NUMA node: CPUs sharing a cache across nodes make the kernel WARN.
-    '-smp', nodes > 1 ? `${vm.cpus},sockets=${nodes}` : String(vm.cpus),
+    // One socket per NUMA node that has CPUs: CPUs sharing a cache across nodes make the kernel WARN.
+    '-smp', nodes > 1 && vm.cpus > 1 ? `${vm.cpus},sockets=${Math.min(nodes, vm.cpus)}` : String(vm.cpus),
     ...numa,
     '-nodefaults', '-no-user-config', '-display', 'none', ...(vm.interactive ? [] : ['-monitor', 'none']), '-no-reboot',
     '-serial', vm.interactive ? 'mon:stdio' : 'stdio',

@@ -21,6 +21,16 @@ describe('QEMU command line', () => {
     expect(bdfOf(4)).toBe('0000:00:04.0');
   });
 
+  it('gives a case one vCPU unless it asks for more; a NUMA node past the vCPUs has memory only', () => {
+    const argv = qemuArgv({
+      arch, accel: { name: 'tcg', why: 'test' }, qemu: 'qemu', kernel: 'k', initrd: 'i', cmdline: 'c',
+      memoryMiB: 512, cpus: noiommuDma.cpus ?? 1, numaNodes: noiommuDma.numaNodes, devices: [], resultSocket: '/tmp/s',
+    }).join(' ');
+    expect(argv).toContain('-smp 1 ');
+    expect(argv).toContain('-numa node,nodeid=0,memdev=mem0,cpus=0 ');
+    expect(argv).toMatch(/-numa node,nodeid=1,memdev=mem1 /);
+  });
+
   it('lets user words come last so they win', () => {
     const line = kernelCmdline(noiommuDma, [{ model: 'edu', slot: 4 }], arch, 'vfio.enable_unsafe_noiommu_mode=0');
     expect(line.endsWith('vfio.enable_unsafe_noiommu_mode=0')).toBe(true);
