@@ -37,3 +37,11 @@ export async function kunitParse(kernelSource: string, file: string): Promise<{ 
   const errors = lines.filter((l) => l.startsWith('[ERROR]') || l.startsWith('Traceback'));
   return { errors: summary ? errors : [...errors, `kunit.py parse printed no summary (exit ${r.exitCode}): ${String(r.all).slice(-2000)}`], summary };
 }
+
+/** Every complaint about the kcidb.json and junit.xml a run wrote into `runDir`, each named by its file. */
+export async function validateRunFiles(runDir: string): Promise<string[]> {
+  const read = (f: string) => readFileSync(join(runDir, f), 'utf8');
+  const kcidb = validateKcidb(JSON.parse(read('kcidb.json'))).map((e) => `kcidb.json: ${e}`);
+  const junit = (await validateJunit(read('junit.xml'))).map((e) => `junit.xml: ${e}`);
+  return [...kcidb, ...junit];
+}

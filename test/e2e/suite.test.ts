@@ -1,11 +1,15 @@
 // The default suite on the default kernel, in real QEMU: the README's main command.
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { allAssertions } from '../../cases/case.ts';
 import { allCases } from '../../cases/index.ts';
 import { XMLParser } from 'fast-xml-parser';
+import { kunitParse, validateRunFiles } from '../consumers.ts';
 import { run, scratch, topLevel, type TopLevel } from './cli.ts';
+
+/** The run folder `results/latest` points at, under a --results root. */
+const latestRun = (root: string) => join(root, readlinkSync(join(root, 'latest')));
 
 describe('vfio-handover run (default suite, default Debian 7.3 kernel)', () => {
   let tap = '';
@@ -20,7 +24,7 @@ describe('vfio-handover run (default suite, default Debian 7.3 kernel)', () => {
     tap = String(r.stdout);
     stderr = String(r.stderr);
     exitCode = r.exitCode;
-    runDir = join(dir, readlinkSync(join(dir, 'latest')));
+    runDir = latestRun(dir);
     cases = topLevel(tap);
   }, 600_000);
 
@@ -101,16 +105,30 @@ describe('vfio-handover run (default suite, default Debian 7.3 kernel)', () => {
     expect(byPath('vfio_handover.luo-dma-buffer.timing.blackout1_ms').number).toMatchObject({ unit: 'ms' });
     expect(byPath('vfio_handover.noiommu-dma').environment.misc.accelerator).toMatch(/^(kvm|tcg)$/);
   });
+
+  it('writes kcidb.json that kcidb-io\'s v5.3 schema accepts and junit.xml that Jenkins\' junit-10.xsd accepts', async () => {
+    expect(await validateRunFiles(runDir)).toEqual([]);
+  });
+
+  it('writes report.tap that the kernel\'s own kunit.py parse reads without an error, every assertion a test', async () => {
+    const { errors, summary } = await kunitParse(inject('kernelSource'), join(runDir, 'report.tap'));
+    expect(errors).toEqual([]);
+    const total = allCases.reduce((n, c) => n + allAssertions(c).length, 0);
+    expect(summary).toMatch(new RegExp(`^Testing complete\\. Ran ${total} tests: passed: \\d+(, skipped: \\d+)?$`));
+  });
 });
 
 describe('--require', () => {
-  it('turns the vfio-preserve SKIP into not ok and exits 1', async () => {
-    const r = await run(['run', 'vfio-handover', '--tap', '--results', scratch(), '--require', 'vfio-preserve']);
+  it('turns the vfio-preserve SKIP into not ok and exits 1, in report files their readers still accept', async () => {
+    const dir = scratch();
+    const r = await run(['run', 'vfio-handover', '--tap', '--results', dir, '--require', 'vfio-preserve']);
     expect(r.exitCode, String(r.stderr)).toBe(1);
     const [c] = topLevel(String(r.stdout));
     expect(c).toMatchObject({ ok: false, name: 'vfio-handover' });
     expect(String(r.stdout)).toMatch(/^ {4}not ok \d+ - stage1\/preserve_device_fd( # time=\d+ms)?$/m);
     expect(String(r.stdout)).toMatch(/expected: "the kernel claims vfio-preserve \(--require vfio-preserve\)"/);
+    expect(await validateRunFiles(latestRun(dir))).toEqual([]);
+    expect((await kunitParse(inject('kernelSource'), join(latestRun(dir), 'report.tap'))).errors).toEqual([]);
   }, 300_000);
 
   it('refuses a claim nobody knows', async () => {
