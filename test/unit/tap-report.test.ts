@@ -72,4 +72,13 @@ describe('TAP 14 diagnostics', () => {
     const block = /\n {2}---\n([^]*?)\n {2}\.\.\./.exec(text)![1]!;
     expect(parseYaml(block.replace(/^ {2}/gm, ''))).toEqual({ severity: 'error', reason: panic.reason, phase: 'boot', excerpt: trace });
   });
+
+  it("hides kunit.py's end-of-output markers (a VFS panic) from it, and reads back unchanged", () => {
+    const vfs = recordedVerdicts().find((r) => /not syncing: VFS:/.test(r.reason ?? ''))!;
+    const text = tapCase(vfs, 1).join('\n');
+    // kunit_parser.py's KTAP_END, searched anywhere in every line: one hit and it stops reading the file.
+    expect(text).not.toMatch(/\s*(List of all partitions:|Kernel panic - not syncing: VFS:|reboot: System halted)/);
+    const { asserts } = parse(stream([vfs]));
+    expect(asserts[0]?.diag).toMatchObject({ reason: vfs.reason, excerpt: vfs.excerpt!.replace(/\r\n/g, '\n') });
+  });
 });
