@@ -33,10 +33,15 @@ export function bdfOf(slot: number): string {
   return `0000:00:${slot.toString(16).padStart(2, '0')}.0`;
 }
 
+/** A value inside a QEMU option list (key=value,...): a comma in it is written twice. */
+export function optValue(v: string): string {
+  return v.replace(/,/g, ',,');
+}
+
 export function qemuArgv(vm: VmSpec): string[] {
   const accel = accelArgs(vm.accel.name);
   const devices = vm.devices.flatMap((d) => {
-    const props = Object.entries(d.props ?? {}).map(([k, v]) => `,${k}=${v}`);
+    const props = Object.entries(d.props ?? {}).map(([k, v]) => `,${k}=${optValue(v)}`);
     return ['-device', `${d.model},addr=${d.slot.toString(16)}.0${props.join('')}`];
   });
   const nodes = vm.numaNodes ?? 1;
@@ -53,9 +58,9 @@ export function qemuArgv(vm: VmSpec): string[] {
     ...numa,
     '-nodefaults', '-no-user-config', '-display', 'none', ...(vm.interactive ? [] : ['-monitor', 'none']), '-no-reboot',
     '-serial', vm.interactive ? 'mon:stdio' : 'stdio',
-    '-chardev', `socket,id=result,path=${vm.resultSocket}`,
+    '-chardev', `socket,id=result,path=${optValue(vm.resultSocket)}`,
     '-serial', 'chardev:result',
-    ...(vm.qmpSocket ? ['-qmp', `unix:${vm.qmpSocket},server=on,wait=off`] : []),
+    ...(vm.qmpSocket ? ['-qmp', `unix:${optValue(vm.qmpSocket)},server=on,wait=off`] : []),
     '-kernel', vm.kernel,
     '-initrd', vm.initrd,
     '-append', vm.cmdline,

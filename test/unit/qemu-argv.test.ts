@@ -31,6 +31,15 @@ describe('QEMU command line', () => {
     expect(argv).toMatch(/-numa node,nodeid=1,memdev=mem1 /);
   });
 
+  it('doubles a comma inside an option value, so a results path with one still names the socket', () => {
+    const argv = qemuArgv({
+      arch, accel: { name: 'tcg', why: 'test' }, qemu: 'qemu', kernel: 'k', initrd: 'i', cmdline: 'c',
+      memoryMiB: 512, cpus: 1, devices: [], resultSocket: '/tmp/a,b/s', qmpSocket: '/tmp/a,b/q',
+    });
+    expect(argv).toContain('socket,id=result,path=/tmp/a,,b/s');
+    expect(argv).toContain('unix:/tmp/a,,b/q,server=on,wait=off');
+  });
+
   it('lets user words come last so they win', () => {
     const line = kernelCmdline(noiommuDma, [{ model: 'edu', slot: 4 }], arch, 'vfio.enable_unsafe_noiommu_mode=0');
     expect(line.endsWith('vfio.enable_unsafe_noiommu_mode=0')).toBe(true);
