@@ -7,11 +7,11 @@ const ktapEnd = /(List of all partitions|Kernel panic - not syncing(?=: VFS:)|re
 /** Strings double-quoted (the shape TAP readers and our tests grep), multi-line text as literal blocks. */
 function quoteStrings(key: unknown, node: Scalar): void {
   if (key === 'key' || typeof node.value !== 'string') return;
-  const multiLine = node.value.includes('\n');
   // YAML reads any line break as LF; a serial console's CRLF would force an unreadable quoted string.
-  if (multiLine) node.value = node.value.replace(/\r\n/g, '\n');
+  const text = node.value.replace(/\r\n/g, '\n');
+  node.value = text;
   // A kunit.py end marker must be escaped, and only a double-quoted scalar has escapes.
-  node.type = multiLine && !node.value.match(ktapEnd) ? 'BLOCK_LITERAL' : 'QUOTE_DOUBLE';
+  node.type = text.includes('\n') && !text.match(ktapEnd) ? 'BLOCK_LITERAL' : 'QUOTE_DOUBLE';
 }
 
 /** `data` as a YAML diagnostic block; null and undefined entries are left out. */
