@@ -11,6 +11,7 @@ import type { Arch } from './qemu/arch.ts';
 import { bdfOf, type VmDevice } from './qemu/argv.ts';
 import { Vm } from './qemu/vm.ts';
 import { describeVcpus } from './qemu/qmp.ts';
+import { Silence } from './silence.ts';
 import { judge, skipped, type CaseResult, type Observation } from './verdict.ts';
 
 export type Phase = 'qemu-start' | 'boot' | 'case' | 'kexec' | 'poweroff';
@@ -71,12 +72,12 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   const obs: Observation = { resultLines: [], resultTimes: [], console: '', timings: {} };
   const t0 = Date.now();
   let phase: Phase = 'qemu-start';
-  let lastProgress = Date.now();
+  const silence = new Silence(Date.now(), 250);
   let vm: Vm | undefined;
 
   const enter = (p: Phase) => {
     phase = p;
-    lastProgress = Date.now();
+    silence.progress(Date.now());
     ctx.onPhase?.(c, p);
   };
 
@@ -104,7 +105,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
           }
           obs.console += chunk;
           appendFileSync(consoleLog, chunk);
-          if (phase !== 'boot') lastProgress = Date.now();
+          if (phase !== 'boot') silence.progress(Date.now());
         },
         result(line) {
           obs.resultLines.push(line);
@@ -119,7 +120,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
             obs.timings!.agent_done_ms = Date.now() - t0;
             enter('poweroff');
           } else {
-            lastProgress = Date.now();
+            silence.progress(Date.now());
           }
         },
         exit(code, signal, stderr) {
@@ -138,7 +139,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
 
   const ticker = setInterval(() => {
     const limit = ctx.timeouts[phase];
-    if (Date.now() - lastProgress > limit * 1000 && !obs.timeout) {
+    if (silence.tick(Date.now()) > limit * 1000 && !obs.timeout) {
       // After the agent said done, a slow power-off loses nothing: stop QEMU and judge.
       if (phase === 'poweroff') return vm?.kill();
       obs.timeout = { phase, seconds: limit };
