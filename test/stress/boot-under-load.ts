@@ -1,6 +1,6 @@
 // Boots the suite's VMs again and again while a kernel build runs beside them (the load of a fresh
 // machine's `npm test`), and counts boots that hang. Usage:
-//   node --import tsx test/stress/boot-under-load.ts [--rounds N] [--cases a,b] [--jobs J]
+//   node --import tsx test/stress/boot-under-load.ts [--rounds N] [--cases a,b (default: the suite)] [--jobs J]
 // Each round is one `vfio-handover run`; a hang is a case that ends in "no progress", with where
 // every vCPU was (from QMP) beside it. Exit 1 when any boot hung.
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
@@ -12,7 +12,8 @@ import { $ } from 'zx';
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '10' },
-    cases: { type: 'string', default: 'boot,luo-dma-buffer' },
+    // Empty: the whole suite.
+    cases: { type: 'string', default: '' },
     jobs: { type: 'string', default: '2' },
   },
 });
@@ -40,15 +41,19 @@ function startLoad(source: string): { stop: () => Promise<void> } {
   };
 }
 
-const source = /^source (.+)$/m.exec((await $`${cli} build`).stdout)?.[1];
-if (!source) throw new Error('vfio-handover build named no source tree');
+const built = await $`${cli} build`.nothrow();
+const source = /^source (.+)$/m.exec(built.stdout)?.[1];
+if (!source) {
+  process.stderr.write(`boot-under-load: vfio-handover build failed: ${built.stderr.trim().split('\n').at(-1) ?? `exit ${built.exitCode}`}\n`);
+  process.exit(3);
+}
 const load = startLoad(source);
 let boots = 0;
 const hangs: string[] = [];
 try {
   for (let i = 1; i <= Number(values.rounds); i++) {
     const dir = mkdtempSync(join(tmpdir(), 'vh-stress-'));
-    const r = await $`${cli} run ${values.cases!.split(',')} --tap --jobs ${values.jobs} --results ${dir}`.nothrow();
+    const r = await $`${cli} run ${values.cases!.split(',').filter(Boolean)} --tap --jobs ${values.jobs} --results ${dir}`.nothrow();
     const run = join(dir, readlinkSync(join(dir, 'latest')));
     for (const f of readdirSync(run).filter((n) => n.endsWith('.console.log'))) {
       const log = readFileSync(join(run, f), 'utf8');
