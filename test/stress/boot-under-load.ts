@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
 import { $ } from 'zx';
 
 const { values } = parseArgs({
@@ -23,19 +24,17 @@ $.verbose = false;
 /** A from-scratch build of the cached kernel source in a scratch object folder, restarted until stopped. */
 function startLoad(source: string): { stop: () => Promise<void> } {
   const out = mkdtempSync(join(tmpdir(), 'vh-load-'));
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      await $`make -s -C ${source} O=${out} allnoconfig`.nothrow();
-      await $`make -s -C ${source} O=${out} -j2 vmlinux`.nothrow();
-      await $`make -s -C ${source} O=${out} clean`.nothrow();
-    }
-  })();
+  const make = `make -s -C '${source}' O='${out}'`;
+  // Its own process group, so stopping it stops every make and compiler under it.
+  const load = spawn('bash', ['-c', `while :; do ${make} allnoconfig; ${make} -j2 vmlinux; ${make} clean; done`], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  const exited = new Promise((resolve) => load.on('exit', resolve));
   return {
     stop: async () => {
-      stopped = true;
-      await $`pkill -f ${out}`.nothrow();
-      await loop;
+      process.kill(-load.pid!, 'SIGKILL');
+      await exited;
       rmSync(out, { recursive: true, force: true });
     },
   };
