@@ -1,8 +1,10 @@
 // Turns what one VM showed (result channel by stage, console, exit) into a verdict per assertion
-// and per case. Pure: the unit tests feed it recorded real streams.
-import { Parser } from 'tap-parser';
+// and per case, in four steps: parse each stage's KTAP once with tap-parser, classify the run (did
+// QEMU, the guest and the agent hold up), match what was reported against what the case declares,
+// then the case status. Pure: the unit tests feed it recorded real streams.
+import { Parser, lineTypes, type FinalResults, type Result } from 'tap-parser';
 import { qualified, type Case } from '../cases/case.ts';
-import type { Claim } from '../kernels/capabilities.ts';
+import { claims, type Claim } from '../kernels/capabilities.ts';
 import { ConsoleWatch } from './console-watch.ts';
 
 /** pass/fail/skip: what the kernel did. error: the guest broke (panic, oops, agent crash, silence).
@@ -50,41 +52,70 @@ export interface JudgeOptions {
   require?: Claim[];
 }
 
+// parse: each stage's KTAP read once by tap-parser
+
+/** One test point as tap-parser read it, with its line and arrival time. */
+interface Point extends Assertion {
+  /** tap-parser's test point id; 0 when the line had none. */
+  id: number;
+  line: string;
+  at: number;
+}
+
 interface Parsed {
-  asserts: Assertion[];
+  asserts: Point[];
+  /** The plan's end, as tap-parser read it. */
   planned?: number;
+  /** Test points tap-parser counted. */
+  count: number;
+  /** A line that looks like a test point but tap-parser did not read as one (malformed, or after the plan). */
+  unread?: string;
   info: Record<string, string>;
   agent: string[];
 }
 
-export function parseResultChannel(lines: string[]): Parsed {
-  const out: Parsed = { asserts: [], info: {}, agent: [] };
+export function parseResultChannel(lines: string[], times: number[] = []): Parsed {
+  const out: Parsed = { asserts: [], count: 0, info: {}, agent: [] };
+  const ordered = planLast(lines.map((line, i) => ({ line, at: times[i] ?? 0 })));
+  const looksLikePoint = ordered.filter((l) => /^(?:not )?ok\b/.test(l.line));
+  const points = looksLikePoint.filter((l) => lineTypes.testPoint.test(`${l.line}\n`));
   const p = new Parser();
-  p.on('assert', (a: { ok: boolean; name: string; skip: string | boolean; diag: Record<string, unknown> | null }) => {
-    out.asserts.push({
-      name: a.name,
-      ok: a.ok,
-      ...(a.skip ? { skip: typeof a.skip === 'string' ? a.skip : 'skipped' } : {}),
-      ...(a.diag ? { diag: a.diag } : {}),
-    });
+  // tap-parser keeps test points in order, so the nth assert is the nth test point line.
+  p.on('assert', (a: Result) => out.asserts.push(toPoint(a, points[out.asserts.length])));
+  p.on('comment', (c: string) => readComment(c, out));
+  p.on('complete', (f: FinalResults) => {
+    out.count = f.count;
+    if (f.plan.end !== null) out.planned = f.plan.end;
   });
-  p.on('plan', (pl: { end: number }) => (out.planned = pl.end));
-  p.on('comment', (c: string) => {
-    const m = /^# vh (\w+)=(.*)$/.exec(c.trim());
-    if (!m) return;
-    if (m[1] === 'agent') out.agent.push(m[2]!);
-    else if (m[1] === 'dma_mark') return; // timing marks: read from the raw lines with their arrival times
-    else out.info[m[1]!] = m[2]!;
-  });
-  for (const l of planLast(lines)) p.write(`${l}\n`);
+  for (const l of ordered) p.write(`${l.line}\n`);
   p.end();
+  out.unread = looksLikePoint.find((l) => !points.includes(l))?.line ?? points[out.asserts.length]?.line;
   return out;
 }
 
+function toPoint(a: Result, from: { line: string; at: number } | undefined): Point {
+  return {
+    name: a.name,
+    ok: a.ok,
+    ...(a.skip ? { skip: typeof a.skip === 'string' ? a.skip : 'skipped' } : {}),
+    ...(a.diag ? { diag: a.diag as Record<string, unknown> } : {}),
+    id: a.id,
+    line: from?.line ?? '',
+    at: from?.at ?? 0,
+  };
+}
+
+function readComment(c: string, out: Parsed): void {
+  const m = /^# vh (\w+)=(.*)$/.exec(c.trim());
+  if (!m) return;
+  if (m[1] === 'agent') out.agent.push(m[2]!);
+  else if (m[1] !== 'dma_mark') out.info[m[1]!] = m[2]!; // timing marks are read from the lines with their arrival times
+}
+
 /** The plan goes out before the reboot syscall; a refused kexec's test point comes after it and belongs to the stage. */
-function planLast(lines: string[]): string[] {
-  const at = lines.findIndex((l) => /^1\.\.\d+$/.test(l));
-  if (at < 0 || !lines.slice(at + 1).some((l) => /^not ok \d+ (?:- )?kexec_reboot\b/.test(l))) return lines;
+function planLast<T extends { line: string }>(lines: T[]): T[] {
+  const at = lines.findIndex((l) => /^1\.\.\d+$/.test(l.line));
+  if (at < 0 || !lines.slice(at + 1).some((l) => /^not ok \d+ (?:- )?kexec_reboot\b/.test(l.line))) return lines;
   return [...lines.slice(0, at), ...lines.slice(at + 1), lines[at]!];
 }
 
@@ -109,6 +140,17 @@ export function splitStages(lines: string[], times: number[] = []): Segment[] {
   return segs;
 }
 
+type StageReport = Segment & Parsed;
+
+function parseStages(obs: Observation): StageReport[] {
+  return splitStages(obs.resultLines, obs.resultTimes).map((seg) => ({ ...seg, ...parseResultChannel(seg.lines, seg.times) }));
+}
+
+/** The first report of each stage number (a repeated stage is classified as an error). */
+function stageReport(stages: StageReport[], n: number): StageReport | undefined {
+  return stages.find((s) => s.stage === n);
+}
+
 function timeOf(seg: Segment | undefined, pattern: RegExp): number | undefined {
   if (!seg) return undefined;
   const i = seg.lines.findIndex((l) => pattern.test(l));
@@ -128,35 +170,85 @@ function stageTimings(segs: Segment[], into: Record<string, number>): void {
   }
 }
 
-/** Test point numbers must count up by one: a jump means lines were lost, anything else is malformed. */
-function badNumbering(lines: string[]): { line: string; gap?: string } | undefined {
-  let expect = 1;
-  for (const l of lines) {
-    if (!/^(not )?ok\b/.test(l)) continue;
-    const m = /^(?:not )?ok (\d+)(?: |$)/.exec(l);
-    const n = m ? Number(m[1]) : NaN;
-    if (n > expect) return { line: l, gap: n - 1 > expect ? `${expect}-${n - 1}` : `${expect}` };
-    if (n !== expect) return { line: l };
-    expect++;
+function collectInfo(c: Case, stages: StageReport[], warned: string[]): Record<string, string> {
+  const info: Record<string, string> = {};
+  c.stages.forEach((_, i) => {
+    for (const [k, v] of Object.entries(stageReport(stages, i + 1)?.info ?? {})) info[c.stages.length > 1 ? `stage${i + 1}/${k}` : k] = v;
+  });
+  if (warned.length) info.kernel_warnings = `${warned.length} (first: ${warned[0]!.trim()})`;
+  return info;
+}
+
+function collectTimings(obs: Observation, stages: StageReport[], info: Record<string, string>): Record<string, number> {
+  const timings = { ...(obs.timings ?? {}) };
+  // The agent's own measurements (kexec_file_load_ms, dma_ms) are timings too, as numbers.
+  for (const [k, v] of Object.entries(info)) {
+    if (/_ms$/.test(k) && /^\d+$/.test(v)) timings[k.replace('/', '_')] = Number(v);
+  }
+  stageTimings(stages, timings);
+  return timings;
+}
+
+// classify: whether QEMU, the guest and the agent held up, so the assertions mean anything
+
+interface Broken {
+  status: 'error' | 'miss';
+  phase: string;
+  reason: string;
+  excerpt: string;
+}
+
+function classify(obs: Observation, stages: StageReport[], watch: ConsoleWatch): Broken | undefined {
+  const agent = stages.flatMap((s) => s.agent);
+  const error = (phase: string, reason: string, excerpt = watch.tail()): Broken => ({ status: 'error', phase, reason, excerpt });
+  return (
+    qemuNeverStarted(obs, agent) ??
+    guestCrashed(watch, agent, error) ??
+    agentCrashed(agent, error) ??
+    timedOut(obs, error) ??
+    brokenKexec(stages, error) ??
+    brokenStream(stages, error) ??
+    unfinished(obs, agent, watch, error)
+  );
+}
+
+type ErrorAt = (phase: string, reason: string, excerpt?: string) => Broken;
+
+function qemuNeverStarted(obs: Observation, agent: string[]): Broken | undefined {
+  if (obs.console !== '' || agent.length > 0 || !obs.exit) return undefined;
+  const why = lastLine(obs.exit.stderr) || `exit ${obs.exit.code ?? obs.exit.signal}`;
+  return { status: 'miss', phase: 'qemu-start', reason: `QEMU failed to start: ${why}`, excerpt: obs.exit.stderr.trim() };
+}
+
+function guestCrashed(watch: ConsoleWatch, agent: string[], error: ErrorAt): Broken | undefined {
+  const crash = watch.crash();
+  return crash && error(agent.length ? 'case' : 'boot', `guest crashed: ${crash.line}`, crash.excerpt);
+}
+
+function agentCrashed(agent: string[], error: ErrorAt): Broken | undefined {
+  const crash = agent.find((a) => a.startsWith('crash') || a.startsWith('error'));
+  return crash === undefined ? undefined : error('case', `agent ${crash}`);
+}
+
+/** The runner killed QEMU itself: the guest went silent, so it is the guest's error, in the phase it stalled. */
+function timedOut(obs: Observation, error: ErrorAt): Broken | undefined {
+  if (!obs.timeout) return undefined;
+  const where = obs.timeout.vcpus ? ` (${obs.timeout.vcpus})` : '';
+  return error(obs.timeout.phase, `no progress for ${obs.timeout.seconds} s in phase ${obs.timeout.phase}${where}`);
+}
+
+function brokenKexec(stages: StageReport[], error: ErrorAt): Broken | undefined {
+  const repeated = stages.find((s, i) => stages.findIndex((o) => o.stage === s.stage) !== i);
+  if (repeated) return error('kexec', `stage ${repeated.stage} started twice: the guest rebooted instead of kexec-ing`);
+  for (const s of stages) {
+    const lost = lostLines(s);
+    if (lost) return error('kexec', `the kexec after stage ${s.stage} lost ${lost} line(s) of its result channel`);
+    // A kexec the kernel refused is the agent's own not-ok test point, not a lost stage.
+    if (lost !== undefined && !stageReport(stages, s.stage + 1) && !kexecRefused(s)) {
+      return error('kexec', `stage ${s.stage + 1} never started after the kexec of stage ${s.stage}`);
+    }
   }
   return undefined;
-}
-
-/** Each test point's time: from the previous test point (or the stage start) to its own line. */
-function stepDurations(seg: Segment): Map<string, number> {
-  const out = new Map<string, number>();
-  let prev = seg.times[0] ?? 0;
-  seg.lines.forEach((l, i) => {
-    const m = /^(?:not )?ok \d+ (?:- )?(\S+)/.exec(l);
-    if (!m) return;
-    out.set(m[1]!, (seg.times[i] ?? prev) - prev);
-    prev = seg.times[i] ?? prev;
-  });
-  return out;
-}
-
-function kexecRefused(seg: Segment): boolean {
-  return seg.lines.some((l) => /^not ok \d+ (?:- )?kexec_reboot\b/.test(l));
 }
 
 /** Lines the agent wrote in a stage that never reached us: the kexec transition lost them. */
@@ -167,134 +259,147 @@ function lostLines(seg: Segment): number | undefined {
   return Number.isFinite(wrote) ? wrote - (i + 1) : undefined;
 }
 
-export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseResult {
-  const segs = splitStages(obs.resultLines, obs.resultTimes);
-  const parsedByStage = c.stages.map((_, i) => {
-    const seg = segs.find((s) => s.stage === i + 1);
-    return seg ? parseResultChannel(seg.lines) : undefined;
-  });
-  const agent = segs.flatMap((s) => parseResultChannel(s.lines).agent);
-  const watch = new ConsoleWatch(obs.console);
-  const info: Record<string, string> = {};
-  parsedByStage.forEach((p, i) => {
-    for (const [k, v] of Object.entries(p?.info ?? {})) info[c.stages.length > 1 ? `stage${i + 1}/${k}` : k] = v;
-  });
-  const warned = watch.warnings();
-  if (warned.length) info.kernel_warnings = `${warned.length} (first: ${warned[0]!.trim()})`;
-  const timings = { ...(obs.timings ?? {}) };
-  // The agent's own measurements (kexec_file_load_ms, dma_ms) are timings too, as numbers.
-  for (const [k, v] of Object.entries(info)) {
-    if (/_ms$/.test(k) && /^\d+$/.test(v)) timings[k.replace('/', '_')] = Number(v);
-  }
-  stageTimings(segs, timings);
-  const base = { case: c.name, info, timings };
-  const reported: Assertion[] = [];
-  const assertions = c.stages.flatMap((stage, i) => {
-    const got = parsedByStage[i]?.asserts ?? [];
-    const seg = segs.find((sg) => sg.stage === i + 1);
-    const durations = seg ? stepDurations(seg) : new Map<string, number>();
-    const missing = parsedByStage[i] ? 'missing' : `stage ${i + 1} never started`;
-    return matchAssertions(stage.assertions, got, (n) => qualified(c, i + 1, n), reported, missing).map((a) => {
-      const d = durations.get(a.name.replace(/^stage\d+\//, ''));
-      return d === undefined ? a : { ...a, durationMs: d };
-    });
-  });
-  applyRequire(assertions, opts.require ?? []);
-  // An error says nothing about the assertions never reached: list only what the agent reported.
-  const error = (phase: string, reason: string, excerpt = watch.tail()): CaseResult => ({
-    ...base,
-    status: 'error',
-    phase,
-    reason,
-    excerpt,
-    assertions: assertions.filter((a) => reported.some((x) => x.name === a.name)),
-  });
+function kexecRefused(s: StageReport): boolean {
+  return s.asserts.some((a) => a.name === 'kexec_reboot' && !a.ok);
+}
 
-  const qemuSaid = obs.exit?.stderr.trim().split('\n').pop();
-  if (obs.console === '' && agent.length === 0 && obs.exit) {
-    const why = qemuSaid || `exit ${obs.exit.code ?? obs.exit.signal}`;
-    return { ...error('qemu-start', `QEMU failed to start: ${why}`, obs.exit.stderr.trim()), status: 'miss' };
+function brokenStream(stages: StageReport[], error: ErrorAt): Broken | undefined {
+  for (const s of stages) {
+    const fault = numberingFault(s);
+    if (fault) return error('case', fault);
   }
-  const crash = watch.crash();
-  if (crash) return error(agent.length ? 'case' : 'boot', `guest crashed: ${crash.line}`, crash.excerpt);
-  const agentCrash = agent.find((a) => a.startsWith('crash') || a.startsWith('error'));
-  if (agentCrash) return error('case', `agent ${agentCrash}`);
-  if (obs.timeout) {
-    const where = obs.timeout.vcpus ? ` (${obs.timeout.vcpus})` : '';
-    return error(obs.timeout.phase, `no progress for ${obs.timeout.seconds} s in phase ${obs.timeout.phase}${where}`);
+  return undefined;
+}
+
+/** Test point ids must count up by one: a jump means lines were lost, anything else is malformed. */
+function numberingFault(s: StageReport): string | undefined {
+  let expect = 1;
+  for (const p of s.asserts) {
+    if (p.id > expect) return `the result channel lost test point(s) ${p.id - 1 > expect ? `${expect}-${p.id - 1}` : expect} of stage ${s.stage}`;
+    if (p.id !== expect) return `malformed KTAP from the agent in stage ${s.stage}: "${p.line}"`;
+    expect++;
   }
-  const repeated = segs.find((seg, i) => segs.findIndex((o) => o.stage === seg.stage) !== i);
-  if (repeated) return error('kexec', `stage ${repeated.stage} started twice: the guest rebooted instead of kexec-ing`);
-  for (const seg of segs) {
-    const lost = lostLines(seg);
-    if (lost) return error('kexec', `the kexec after stage ${seg.stage} lost ${lost} line(s) of its result channel`);
-    // A kexec the kernel refused is the agent's own not-ok test point, not a lost stage.
-    if (lost !== undefined && !segs.some((s) => s.stage === seg.stage + 1) && !kexecRefused(seg)) {
-      return error('kexec', `stage ${seg.stage + 1} never started after the kexec of stage ${seg.stage}`);
-    }
+  return s.unread === undefined ? undefined : `malformed KTAP from the agent in stage ${s.stage}: "${s.unread}"`;
+}
+
+function unfinished(obs: Observation, agent: string[], watch: ConsoleWatch, error: ErrorAt): Broken | undefined {
+  if (agent.some((a) => a.startsWith('done'))) return undefined;
+  const phase = agent.length ? 'case' : 'boot';
+  if (obs.exit && (obs.exit.code !== 0 || obs.exit.signal)) {
+    const said = lastLine(obs.exit.stderr);
+    const how = `QEMU died (${obs.exit.code ?? obs.exit.signal})${said ? `: ${said}` : ''}`;
+    return { status: 'miss', phase, reason: how, excerpt: `${watch.tail()}\n--- QEMU stderr ---\n${obs.exit.stderr.trim()}` };
   }
-  for (const seg of segs) {
-    const bad = badNumbering(seg.lines);
-    if (bad?.gap) return error('case', `the result channel lost test point(s) ${bad.gap} of stage ${seg.stage}`);
-    if (bad) return error('case', `malformed KTAP from the agent in stage ${seg.stage}: "${bad.line}"`);
-  }
-  if (!agent.some((a) => a.startsWith('done'))) {
-    const phase = agent.length ? 'case' : 'boot';
-    if (obs.exit && (obs.exit.code !== 0 || obs.exit.signal)) {
-      const how = `QEMU died (${obs.exit.code ?? obs.exit.signal})${qemuSaid ? `: ${qemuSaid}` : ''}`;
-      return { ...error(phase, how, `${watch.tail()}\n--- QEMU stderr ---\n${obs.exit.stderr.trim()}`), status: 'miss' };
-    }
-    return error(phase, phase === 'boot' ? 'the agent never started' : 'the result channel ended before the agent finished');
-  }
-  parsedByStage.forEach((p, i) => {
-    // The plan goes out before the reboot syscall, so a refused kexec's test point comes after it.
-    const counted = p?.asserts.filter((a) => a.name !== 'kexec_reboot').length;
-    if (p?.planned !== undefined && p.planned !== counted) {
-      assertions.push({ name: qualified(c, i + 1, 'plan'), ok: false, diag: { expected: p.planned, seen: p.asserts.length, phase: 'report' } });
-    }
-  });
-  const failed = assertions.filter((a) => !a.ok);
-  if (failed.length > 0) return { ...base, status: 'fail', reason: `${failed.length} assertion(s) failed: ${failed.map((a) => a.name).join(', ')}`, assertions };
-  if (assertions.every((a) => a.skip)) return { ...base, status: 'skip', reason: assertions[0]?.skip ?? 'nothing ran', assertions };
-  const claimSkip = assertions.find((a) => a.skip && (c.claims ?? []).some((cl) => a.skip!.startsWith(`${cl}:`)));
-  if (claimSkip) return { ...base, status: 'skip', reason: claimSkip.skip, assertions };
-  return { ...base, status: 'pass', assertions };
+  return error(phase, phase === 'boot' ? 'the agent never started' : 'the result channel ended before the agent finished');
+}
+
+function lastLine(text: string): string | undefined {
+  return text.trim().split('\n').pop() || undefined;
+}
+
+// match: every declared assertion against what its stage reported
+
+/** An assertion of one stage, still under its own name, with whether the agent reported it. */
+interface Matched extends Assertion {
+  reported: boolean;
+}
+
+function matchStages(c: Case, stages: StageReport[], opts: JudgeOptions): { assertions: Assertion[]; reported: Set<string> } {
+  const byStage = c.stages.map((stage, i) => matchAssertions(stage.assertions, stageReport(stages, i + 1), i + 1));
+  const judged = applyRequire(byStage, opts.require ?? []);
+  const assertions: Assertion[] = [];
+  const reported = new Set<string>();
+  judged.forEach((stage, i) =>
+    stage.forEach(({ reported: r, ...a }) => {
+      const q = { ...a, name: qualified(c, i + 1, a.name) };
+      if (r) reported.add(q.name);
+      assertions.push(q);
+    }),
+  );
+  return { assertions, reported };
 }
 
 /** The case's own list decides what counts: one missing or unknown is a failure, never a silent pass. */
-function matchAssertions(
-  expected: string[],
-  got: Assertion[],
-  name: (n: string) => string,
-  reported: Assertion[],
-  missing: string,
-): Assertion[] {
-  const out: Assertion[] = [];
-  for (const n of expected) {
-    const a = got.find((g) => g.name === n);
-    const r = a ? { ...a, name: name(n) } : { name: name(n), ok: false, diag: { expected: 'reported by the agent', seen: missing, phase: 'report' } };
-    if (a) reported.push(r);
-    out.push(r);
-  }
-  for (const a of got) {
-    if (expected.includes(a.name)) continue;
-    const r = a.ok
-      ? { name: name(a.name), ok: false, diag: { expected: 'an assertion the case declares', seen: 'unknown', phase: 'report' } }
-      : { ...a, name: name(a.name) };
-    reported.push(r);
-    out.push(r);
-  }
+function matchAssertions(expected: string[], report: StageReport | undefined, stage: number): Matched[] {
+  const got = report?.asserts ?? [];
+  const durations = stepDurations(report);
+  const missing = report ? 'missing' : `stage ${stage} never started`;
+  const out: Matched[] = expected.map((n) => {
+    const i = got.findIndex((g) => g.name === n);
+    if (i < 0) return { name: n, ok: false, diag: { expected: 'reported by the agent', seen: missing, phase: 'report' }, reported: false };
+    return { ...assertion(got[i]!), durationMs: durations[i], reported: true };
+  });
+  got.forEach((g, i) => {
+    if (expected.includes(g.name)) return;
+    const a = g.ok ? { name: g.name, ok: false, diag: { expected: 'an assertion the case declares', seen: 'unknown', phase: 'report' } } : assertion(g);
+    out.push({ ...a, durationMs: durations[i], reported: true });
+  });
   return out;
 }
 
-function applyRequire(assertions: Assertion[], require: Claim[]): void {
-  for (const a of assertions) {
-    const claim = require.find((cl) => a.skip?.startsWith(`${cl}:`));
-    if (!claim) continue;
-    a.diag = { expected: `the kernel claims ${claim} (--require ${claim})`, seen: a.skip, phase: 'require' };
-    a.ok = false;
-    delete a.skip;
-  }
+function assertion(p: Point): Assertion {
+  return { name: p.name, ok: p.ok, ...(p.skip ? { skip: p.skip } : {}), ...(p.diag ? { diag: p.diag } : {}) };
+}
+
+/** Each test point's time: from the previous test point (or the stage start) to its own line. */
+function stepDurations(report: StageReport | undefined): number[] {
+  let prev = report?.times[0] ?? 0;
+  return (report?.asserts ?? []).map((p) => {
+    const d = p.at - prev;
+    prev = p.at;
+    return d;
+  });
+}
+
+/** The claim a SKIP names (`vfio-preserve: ...`), if any. */
+function claimOf(skip: string | undefined): Claim | undefined {
+  return (Object.keys(claims) as Claim[]).find((cl) => skip?.startsWith(`${cl}:`));
+}
+
+function applyRequire(byStage: Matched[][], require: Claim[]): Matched[][] {
+  return byStage.map((stage) =>
+    stage.map((a) => {
+      const claim = require.find((cl) => claimOf(a.skip) === cl);
+      if (!claim) return a;
+      const { skip, ...rest } = a;
+      return { ...rest, ok: false, diag: { expected: `the kernel claims ${claim} (--require ${claim})`, seen: skip, phase: 'require' } };
+    }),
+  );
+}
+
+/** A stage whose plan disagrees with what it reported lost or invented test points. */
+function planChecks(c: Case, stages: StageReport[]): Assertion[] {
+  return c.stages.flatMap((_, i) => {
+    const s = stageReport(stages, i + 1);
+    // The plan goes out before the reboot syscall, so a refused kexec's test point comes after it.
+    const counted = s && s.count - (kexecRefused(s) ? 1 : 0);
+    if (s?.planned === undefined || s.planned === counted) return [];
+    return [{ name: qualified(c, i + 1, 'plan'), ok: false, diag: { expected: s.planned, seen: s.count, phase: 'report' } }];
+  });
+}
+
+// status: SKIP when every assertion skipped or a claim of the case did
+
+function caseStatus(c: Case, assertions: Assertion[]): { status: Status; reason?: string } {
+  const failed = assertions.filter((a) => !a.ok);
+  if (failed.length) return { status: 'fail', reason: `${failed.length} assertion(s) failed: ${failed.map((a) => a.name).join(', ')}` };
+  if (assertions.every((a) => a.skip)) return { status: 'skip', reason: assertions[0]?.skip ?? 'nothing ran' };
+  const claimSkip = assertions.find((a) => a.skip && (c.claims ?? []).some((cl) => a.skip!.startsWith(`${cl}:`)));
+  return claimSkip ? { status: 'skip', reason: claimSkip.skip } : { status: 'pass' };
+}
+
+/** One case's verdict from what its VM showed. */
+export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseResult {
+  const stages = parseStages(obs);
+  const watch = new ConsoleWatch(obs.console);
+  const info = collectInfo(c, stages, watch.warnings());
+  const base = { case: c.name, info, timings: collectTimings(obs, stages, info) };
+  const broken = classify(obs, stages, watch);
+  const { assertions, reported } = matchStages(c, stages, opts);
+  // A broken run says nothing about the assertions never reached: list only what the agent reported.
+  if (broken) return { ...base, ...broken, assertions: assertions.filter((a) => reported.has(a.name)) };
+  const all = [...assertions, ...planChecks(c, stages)];
+  return { ...base, ...caseStatus(c, all), assertions: all };
 }
 
 export function skipped(c: Case, reason: string): CaseResult {

@@ -95,4 +95,15 @@ describe('stages', () => {
     expect(r.status).toBe('error');
     expect(r.reason).toBe('stage 2 never started after the kexec of stage 1');
   });
+
+  it('calls a test point after a stage\'s trailing plan malformed, not a point the parser may drop', () => {
+    const plan2 = luoLines.lastIndexOf('1..16');
+    const late = [...luoLines.slice(0, plan2 + 1), 'ok 17 smuggled_in', ...luoLines.slice(plan2 + 1)];
+    const r = judge(luoDmaBuffer, { resultLines: late, console: luoConsole, exit: exit0 });
+    expect(r.status).toBe('error');
+    expect(r.reason).toBe('malformed KTAP from the agent in stage 2: "ok 17 smuggled_in"');
+  });
+
+
+
 });
