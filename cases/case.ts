@@ -10,7 +10,7 @@ export interface CaseDevice {
 
 /** One boot of the case: stage 1 is the first kernel, stage N+1 the kernel after the Nth kexec. */
 export interface Stage {
-  /** Every assertion the agent must report in this stage, in order; one missing is a failure. */
+  /** Every assertion the agent must report in this stage, in order; one missing is a failure, one SKIP makes the case SKIP. */
   assertions: string[];
 }
 
@@ -19,7 +19,7 @@ export interface Case {
   summary: string;
   /** Config capabilities: a kernel whose config lacks one makes the case SKIP before booting. */
   capabilities: CapabilityName[];
-  /** What the case exists to prove: a SKIP for one of these makes the whole case SKIP. */
+  /** The kernel claims the case exists to prove; the agent's SKIPs for them name them (`--require` makes those failures). */
   claims?: Claim[];
   devices: CaseDevice[];
   /** Extra vh.<key>=<value> words for the agent. */

@@ -378,14 +378,18 @@ function planChecks(c: Case, stages: StageReport[]): Assertion[] {
   });
 }
 
-// status: SKIP when every assertion skipped or a claim of the case did
+// status: pass only when every declared assertion is ok
 
-function caseStatus(c: Case, assertions: Assertion[]): { status: Status; reason?: string } {
+function caseStatus(assertions: Assertion[]): { status: Status; reason?: string } {
   const failed = assertions.filter((a) => !a.ok);
   if (failed.length) return { status: 'fail', reason: `${failed.length} assertion(s) failed: ${failed.map((a) => a.name).join(', ')}` };
-  if (assertions.every((a) => a.skip)) return { status: 'skip', reason: assertions[0]?.skip ?? 'nothing ran' };
-  const claimSkip = assertions.find((a) => a.skip && (c.claims ?? []).some((cl) => a.skip!.startsWith(`${cl}:`)));
-  return claimSkip ? { status: 'skip', reason: claimSkip.skip } : { status: 'pass' };
+  const reasons = skipReasons(assertions);
+  return reasons.length ? { status: 'skip', reason: reasons.join('; ') } : { status: 'pass' };
+}
+
+/** Every distinct SKIP reason; a later stage repeating an earlier refusal (`... in stage N`) is the same reason. */
+function skipReasons(assertions: Assertion[]): string[] {
+  return [...new Set(assertions.flatMap((a) => (a.skip ? [a.skip.replace(/ in stage \d+$/, '')] : [])))];
 }
 
 /** One case's verdict from what its VM showed. */
@@ -399,7 +403,7 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
   // A broken run says nothing about the assertions never reached: list only what the agent reported.
   if (broken) return { ...base, ...broken, assertions: assertions.filter((a) => reported.has(a.name)) };
   const all = [...assertions, ...planChecks(c, stages)];
-  return { ...base, ...caseStatus(c, all), assertions: all };
+  return { ...base, ...caseStatus(all), assertions: all };
 }
 
 export function skipped(c: Case, reason: string): CaseResult {

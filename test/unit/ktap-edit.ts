@@ -18,3 +18,34 @@ export function withExtraReport(lines: string[], text: string): string[] {
   const n = Number(/ok (\d+)/.exec(last[0])![1]) + 1;
   return [...lines.slice(0, last[1] + 1), `ok ${n} ${text}`, ...lines.slice(last[1] + 1)];
 }
+
+/** Turns the test point `name` of stage `stage` into a SKIP with `reason`, as the agent reports a capability it
+ * found lacking (after its `# vh lacks=` line); with `rest`, every later test point of that stage too, and the
+ * facts those steps would have reported are gone. */
+export function withSkip(lines: string[], name: string, reason: string, { stage = 1, rest = false } = {}): string[] {
+  let cur = 0;
+  let state: 'before' | 'skipping' | 'after' = 'before';
+  let converting = false;
+  let inYaml = false;
+  return lines.flatMap((l) => {
+    const start = /^# vh agent=start stage=(\d+)/.exec(l);
+    if (start) [cur, state, converting] = [Number(start[1]), 'before', false];
+    if (cur !== stage || start) return [l];
+    if (inYaml) {
+      inYaml = l !== '  ...';
+      return [];
+    }
+    const point = /^(?:not )?ok (\d+) (\S+)/.exec(l);
+    if (point) {
+      const hit = state === 'before' && point[2] === name;
+      if (hit) state = rest ? 'skipping' : 'after';
+      converting = hit || state === 'skipping';
+      if (!converting) return [l];
+      return [...(hit ? [`# vh lacks=${reason}`] : []), `ok ${point[1]} ${point[2]} # SKIP ${reason}`];
+    }
+    // A skipped step has no YAML diagnostic and reports no facts.
+    if (converting && l === '  ---') inYaml = true;
+    if (inYaml || (state === 'skipping' && /^# vh (?!agent=)/.test(l))) return [];
+    return [l];
+  });
+}

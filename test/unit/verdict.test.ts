@@ -3,11 +3,12 @@ import { describe, expect, it } from 'vitest';
 import noiommuDma from '../../cases/noiommu-dma.ts';
 import { allAssertions } from '../../cases/case.ts';
 import { judge, parseResultChannel } from '../../harness/verdict.ts';
-import { withExtraReport, withoutReport } from './ktap-edit.ts';
+import { withExtraReport, withoutReport, withSkip } from './ktap-edit.ts';
 import { exit0, fx } from './fixtures.ts';
 
 const passResult = fx('noiommu-dma-pass', 'noiommu-dma.result.log').split('\n');
 const passConsole = fx('noiommu-dma-pass', 'noiommu-dma.console.log');
+const getPaEnotty = 'kernel lacks IOMMU_IOAS_NOIOMMU_GET_PA: ioctl returned ENOTTY';
 
 describe('judge', () => {
   it('passes a recorded passing run with every declared assertion ok', () => {
@@ -75,6 +76,26 @@ describe('judge', () => {
     expect(r.status).toBe('skip');
     expect(r.reason).toBe('vfio.enable_unsafe_noiommu_mode is off in this boot');
   });
+});
+
+describe('no vacuous ok', () => {
+  it('skips, not passes, a run where some assertions ran and the rest SKIPped (GET_PA refused with ENOTTY)', () => {
+    const lines = withSkip(passResult, 'get_pa_every_page', getPaEnotty, { rest: true });
+    const r = judge(noiommuDma, { resultLines: lines, console: passConsole, exit: exit0 });
+    expect(r.status).toBe('skip');
+    expect(r.reason).toBe(getPaEnotty);
+    expect(r.assertions.find((a) => a.name === 'ioas_map')).toMatchObject({ ok: true });
+    expect(r.assertions.find((a) => a.name === 'sandbox_no_refusals')).toMatchObject({ ok: true, skip: getPaEnotty });
+  });
+
+  it('names every distinct missing capability in the case\'s SKIP reason', () => {
+    const off = 'vfio.enable_unsafe_noiommu_mode is off in this boot';
+    const lines = withSkip(withSkip(passResult, 'get_pa_every_page', getPaEnotty, { rest: true }), 'taint_user_set', off);
+    const r = judge(noiommuDma, { resultLines: lines, console: passConsole, exit: exit0 });
+    expect(r.status).toBe('skip');
+    expect(r.reason).toBe(`${off}; ${getPaEnotty}`);
+  });
+
 });
 
 describe('parseResultChannel', () => {
