@@ -1,5 +1,6 @@
 // Stage assertion lists of the kexec cases, in the order the agent's handover engine
 // (guests/agent/case_handover.c) reports them.
+import type { Stage } from './case.ts';
 
 export const rebind = ['bound_to_vfio_pci', 'noiommu_cdev', 'bind_iommufd', 'ioas_alloc', 'attach_ioas'];
 export const dmaFirst = ['edu_bar0_responds', 'ioas_map_file', 'vmpin_equals_mapped', 'get_pa_every_page', 'dma_roundtrip_every_page'];
@@ -47,3 +48,11 @@ export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean 
 
 /** The steps that end the last stage. */
 export const lastStageEnd = ['luo_finish', 'sandbox_no_refusals'];
+
+/** The two stages of a DMA device handed over in VFIO with its memfd (vfio-handover), and its iommufd too (iommufd-handover). */
+export function dmaDeviceHandover(o: { iommufd: boolean }): Stage[] {
+  return [
+    { assertions: [...rebind, ...dmaFirst, ...handoff({ memfd: true, device: true, iommufd: o.iommufd })] },
+    { assertions: [...deviceBack({ dma: true, native: false, iommufd: o.iommufd }), 'unmap_restores_vmpin', ...lastStageEnd] },
+  ];
+}

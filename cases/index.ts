@@ -4,12 +4,13 @@ import boot from './boot.ts';
 import noiommuDma from './noiommu-dma.ts';
 import luoDmaBuffer from './luo-dma-buffer.ts';
 import vfioHandover from './vfio-handover.ts';
+import iommufdHandover from './iommufd-handover.ts';
 import onlyVfio from './only-vfio.ts';
 import kexecChain from './kexec-chain.ts';
 import memfdChain from './memfd-chain.ts';
 import { UsageError } from '../harness/errors.ts';
 
-export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, onlyVfio, kexecChain, memfdChain];
+export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain];
 
 export function pickCases(names: string[]): Case[] {
   if (names.length === 0) return allCases;

@@ -631,10 +631,23 @@ int case_memfd_chain(const struct plan *p)
 	return run_flow(p, &f);
 }
 
+/* Whether the kernel command line carries this exact word. */
+static int has_word(const char *cmdline, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *s = strstr(cmdline, word); s; s = strstr(s + 1, word))
+		if ((s == cmdline || s[-1] == ' ') && (s[n] == ' ' || !s[n]))
+			return 1;
+	return 0;
+}
+
+/* vfio-handover and iommufd-handover: the iommufd crosses only where the case asks for it (vh.iommufd=1). */
 int case_vfio_handover(const struct plan *p)
 {
-	static const struct flow f = { .dma = 1, .preserve_device = 1, .preserve_iommufd = 1 };
+	struct flow f = { .dma = 1, .preserve_device = 1 };
 
+	f.preserve_iommufd = has_word(p->cmdline, "vh.iommufd=1");
 	return run_flow(p, &f);
 }
 

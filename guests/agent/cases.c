@@ -15,6 +15,7 @@ const struct case_def vh_cases[] = {
 	{ "noiommu-dma", case_noiommu_dma },
 	{ "luo-dma-buffer", case_luo_dma_buffer },
 	{ "vfio-handover", case_vfio_handover },
+	{ "iommufd-handover", case_vfio_handover },
 	{ "only-vfio", case_only_vfio },
 	{ "kexec-chain", case_kexec_chain },
 	{ "memfd-chain", case_memfd_chain },

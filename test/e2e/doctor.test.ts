@@ -21,6 +21,6 @@ describe('doctor', () => {
     chmodSync(fake, 0o755);
     const r = await run(['doctor'], { env: { VFIO_HANDOVER_QEMU: fake } });
     expect(r.exitCode).toBe(2);
-    expect(String(r.stdout)).toMatch(/^FAIL {2}QEMU device edu: missing: noiommu-dma, luo-dma-buffer, vfio-handover, kexec-chain, memfd-chain cannot run$/m);
+    expect(String(r.stdout)).toMatch(/^FAIL {2}QEMU device edu: missing: noiommu-dma, luo-dma-buffer, vfio-handover, iommufd-handover, kexec-chain, memfd-chain cannot run$/m);
   });
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import luoDmaBuffer from '../../cases/luo-dma-buffer.ts';
 import onlyVfio from '../../cases/only-vfio.ts';
 import vfioHandover from '../../cases/vfio-handover.ts';
+import iommufdHandover from '../../cases/iommufd-handover.ts';
 import { allAssertions } from '../../cases/case.ts';
 import { judge, splitStages } from '../../harness/verdict.ts';
 import { exit0, fx } from './fixtures.ts';
@@ -12,6 +13,7 @@ const luoConsole = fx('luo-dma-buffer-7.3', 'luo-dma-buffer.console.log');
 const onlyLines = fx('only-vfio-7.3', 'only-vfio.result.log').trimEnd().split('\n');
 // Recorded on the reference series (debian:7.3+noiommu-handover).
 const onlyHandover = fx('only-vfio-handover', 'only-vfio.result.log').trimEnd().split('\n');
+// Recorded when vfio-handover also preserved the iommufd: the stage 1 of today's iommufd-handover.
 const irqOnLines = fx('vfio-handover-irq-on', 'vfio-handover.result.log').trimEnd().split('\n');
 const irqOnConsole = fx('vfio-handover-irq-on', 'vfio-handover.console.log');
 
@@ -81,7 +83,7 @@ describe('stages', () => {
   });
 
   it('reads a kexec the kernel refused as a failure with its errno, not a lost stage', () => {
-    const r = judge(vfioHandover, { resultLines: irqOnLines, console: irqOnConsole, exit: exit0 });
+    const r = judge(iommufdHandover, { resultLines: irqOnLines, console: irqOnConsole, exit: exit0 });
     expect(r.status).toBe('fail');
     const refused = r.assertions.find((a) => a.name === 'stage1/kexec_reboot');
     expect(refused).toMatchObject({ ok: false, diag: { seen: 'the kernel refused the kexec: EBUSY', errname: 'EBUSY', phase: 'kexec' } });
@@ -91,7 +93,7 @@ describe('stages', () => {
 
   it('still calls a stage lost when the kexec went quiet without the agent saying it was refused', () => {
     const cut = irqOnLines.slice(0, irqOnLines.findIndex((l) => l.startsWith('not ok 18 kexec_reboot')));
-    const r = judge(vfioHandover, { resultLines: [...cut, '# vh agent=done stage=1 exit=0 uptime_ms=1'], console: irqOnConsole, exit: exit0 });
+    const r = judge(iommufdHandover, { resultLines: [...cut, '# vh agent=done stage=1 exit=0 uptime_ms=1'], console: irqOnConsole, exit: exit0 });
     expect(r.status).toBe('error');
     expect(r.reason).toBe('stage 2 never started after the kexec of stage 1');
   });
@@ -104,6 +106,12 @@ describe('stages', () => {
     expect(r.reason).toBe('malformed KTAP from the agent in stage 2: "ok 17 smuggled_in"');
   });
 
+  it('gives the iommufd its own case: vfio-handover declares only what it checks', () => {
+    const iommufd = (names: string[]) => names.filter((n) => /_iommufd$/.test(n) && !/bind_iommufd$/.test(n));
+    expect(iommufd(allAssertions(vfioHandover))).toEqual([]);
+    expect(iommufd(allAssertions(iommufdHandover))).toEqual(['stage1/preserve_iommufd', 'stage2/retrieve_iommufd']);
+    expect(iommufdHandover.params.iommufd).toBe(1);
+  });
 
 
 });
