@@ -18,6 +18,8 @@ export type Phase = 'qemu-start' | 'boot' | 'case' | 'kexec' | 'poweroff';
 
 export interface RunContext {
   kernel: Kernel;
+  /** The kernel stage 1 kexecs into (--next-kernel), when not the same one. */
+  next?: Kernel;
   guest: Guest;
   accel: Accel;
   arch: Arch;
@@ -37,12 +39,21 @@ export function defaultTimeouts(accel: Accel): Record<Phase, number> {
   return { 'qemu-start': 20 * slow, boot: 20 * slow, case: 30 * slow, kexec: 20 * slow, poweroff: 10 * slow };
 }
 
-/** The case's capabilities checked against the kernel's config, when the config is known. */
-export function missingCapability(c: Case, kernel: Kernel): string | undefined {
+/** The case's capabilities checked against the config of every kernel it boots, where the config is known:
+ * stage 1 runs on `kernel`, the stages after a kexec on `next` (--next-kernel) when there is one. */
+export function missingCapability(c: Case, kernel: Kernel, next?: Kernel): string | undefined {
+  const first = configLacks(c, kernel);
+  if (first) return `kernel config lacks capability: ${first}`;
+  const later = next && c.stages.length > 1 ? configLacks(c, next) : undefined;
+  return later && `next kernel (${next!.spec}) config lacks capability: ${later}`;
+}
+
+/** The first symbol of the case's capabilities that this kernel's config lacks. */
+function configLacks(c: Case, kernel: Kernel): string | undefined {
   if (!kernel.config) return undefined;
   const config = parseConfig(readFileSync(kernel.config, 'utf8'));
   const miss = missingSymbols(config, c.capabilities.map((cap) => loadFragment(fragmentPath(cap))))[0];
-  return miss ? `kernel config lacks capability: ${describeMiss(miss)}` : undefined;
+  return miss && describeMiss(miss);
 }
 
 export function kernelCmdline(c: Case, devices: VmDevice[], arch: Arch, append = ''): string {
@@ -61,7 +72,7 @@ export function kernelCmdline(c: Case, devices: VmDevice[], arch: Arch, append =
 }
 
 export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
-  const lacks = missingCapability(c, ctx.kernel);
+  const lacks = missingCapability(c, ctx.kernel, ctx.next);
   if (lacks) return skipped(c, lacks);
 
   const devices: VmDevice[] = c.devices.map((d, i) => ({ model: d.model, props: d.props, slot: ctx.arch.firstSlot + i }));

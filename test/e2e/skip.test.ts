@@ -22,4 +22,16 @@ describe('capability skips', () => {
     expect(c?.ok).toBe(true);
     expect(String(c?.skip)).toMatch(/CONFIG_VFIO_NOIOMMU=y .*noiommu-iommufd\.config/);
   });
+
+  it('skips a kexec case before booting when the next kernel\'s config lacks LUO, naming the next kernel', async () => {
+    const dir = scratch();
+    const config = join(dir, 'config-no-liveupdate');
+    writeFileSync(config, readFileSync(inject('kernelConfig'), 'utf8').replace('CONFIG_LIVEUPDATE=y', '# CONFIG_LIVEUPDATE is not set'));
+    const first = `image:${inject('kernelImage')},config=${inject('kernelConfig')}`;
+    const r = await run(['run', 'luo-dma-buffer', '--tap', '--results', dir, '--kernel', first, '--next-kernel', `image:${inject('kernelImage')},config=${config}`]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const [c] = topLevel(String(r.stdout));
+    expect(c?.ok).toBe(true);
+    expect(String(c?.skip)).toMatch(/^next kernel \(image:.*\) config lacks capability: CONFIG_LIVEUPDATE=y .*liveupdate\.config/);
+  });
 });
