@@ -306,7 +306,7 @@ interface Matched extends Assertion {
 
 function matchStages(c: Case, stages: StageReport[], opts: JudgeOptions): { assertions: Assertion[]; reported: Set<string> } {
   const byStage = c.stages.map((stage, i) => matchAssertions(stage.assertions, stageReport(stages, i + 1), i + 1));
-  const judged = applyRequire(byStage, opts.require ?? []);
+  const judged = applyRequire(regressions(byStage), opts.require ?? []);
   const assertions: Assertion[] = [];
   const reported = new Set<string>();
   judged.forEach((stage, i) =>
@@ -354,6 +354,26 @@ function stepDurations(report: StageReport | undefined): number[] {
 /** The claim a SKIP names (`vfio-preserve: ...`), if any. */
 function claimOf(skip: string | undefined): Claim | undefined {
   return (Object.keys(claims) as Claim[]).find((cl) => skip?.startsWith(`${cl}:`));
+}
+
+/** A claim's SKIP in a stage after an earlier stage proved that assertion ok is a regression, not a missing capability;
+ * a SKIP that follows an earlier stage's refusal of the same claim is still a SKIP. */
+function regressions(byStage: Matched[][]): Matched[][] {
+  return byStage.map((stage, k) =>
+    stage.map((a) => {
+      const claim = claimOf(a.skip);
+      const earlier = byStage.slice(0, k);
+      if (!claim || earlier.flat().some((e) => claimOf(e.skip) === claim)) return a;
+      const provenIn = earlier.findIndex((st) => st.some((e) => e.name === a.name && e.ok && !e.skip));
+      if (provenIn < 0) return a;
+      const { skip, ...rest } = a;
+      return {
+        ...rest,
+        ok: false,
+        diag: { expected: `${claim}, as in stage ${provenIn + 1}, where ${a.name} was ok`, seen: `a SKIP in stage ${k + 1}: ${skip}`, phase: 'regression' },
+      };
+    }),
+  );
 }
 
 function applyRequire(byStage: Matched[][], require: Claim[]): Matched[][] {

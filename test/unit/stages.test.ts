@@ -7,6 +7,7 @@ import iommufdHandover from '../../cases/iommufd-handover.ts';
 import { allAssertions } from '../../cases/case.ts';
 import { judge, splitStages } from '../../harness/verdict.ts';
 import { exit0, fx } from './fixtures.ts';
+import { withSkip } from './ktap-edit.ts';
 
 const luoLines = fx('luo-dma-buffer-7.3', 'luo-dma-buffer.result.log').trimEnd().split('\n');
 const luoConsole = fx('luo-dma-buffer-7.3', 'luo-dma-buffer.console.log');
@@ -113,5 +114,24 @@ describe('stages', () => {
     expect(iommufdHandover.params.iommufd).toBe(1);
   });
 
+  it('fails a claim SKIP in a later stage when an earlier stage proved the same assertion (a chain hop that regressed)', () => {
+    // only-vfio on the reference series, with stage 2 refusing what stage 1 had just done.
+    const hop2 = 'vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT';
+    const lines = withSkip(onlyHandover, 'bind_iommufd', hop2, { stage: 2 });
+    const r = judge(onlyVfio, { resultLines: lines, console: fx('only-vfio-handover', 'only-vfio.console.log'), exit: exit0 });
+    expect(r.status).toBe('fail');
+    expect(r.assertions.find((a) => a.name === 'stage2/bind_iommufd')).toEqual({
+      name: 'stage2/bind_iommufd',
+      ok: false,
+      diag: { expected: 'vfio-preserve, as in stage 1, where bind_iommufd was ok', seen: `a SKIP in stage 2: ${hop2}`, phase: 'regression' },
+      durationMs: 0,
+    });
+  });
+
+  it('keeps a later stage\'s SKIPs a SKIP when they follow from an earlier stage\'s refusal of the claim', () => {
+    const r = judge(onlyVfio, { resultLines: onlyLines, console: '', exit: exit0 });
+    expect(r.assertions.find((a) => a.name === 'stage2/ioas_alloc')).toMatchObject({ ok: true, skip: expect.stringMatching(/^vfio-preserve: .* in stage 1$/) });
+    expect(r.status).toBe('skip');
+  });
 
 });
