@@ -265,7 +265,7 @@ function kexecRefused(s: StageReport): boolean {
 
 function brokenStream(stages: StageReport[], error: ErrorAt): Broken | undefined {
   for (const s of stages) {
-    const fault = numberingFault(s);
+    const fault = numberingFault(s) ?? duplicateName(s);
     if (fault) return error('case', fault);
   }
   return undefined;
@@ -280,6 +280,12 @@ function numberingFault(s: StageReport): string | undefined {
     expect++;
   }
   return s.unread === undefined ? undefined : `malformed KTAP from the agent in stage ${s.stage}: "${s.unread}"`;
+}
+
+/** Two reports of one name: which one holds is unknowable, so the agent is broken. */
+function duplicateName(s: StageReport): string | undefined {
+  const dup = s.asserts.find((a, i) => s.asserts.findIndex((b) => b.name === a.name) !== i);
+  return dup && `the agent reported ${dup.name} twice in stage ${s.stage}: "${dup.line}"`;
 }
 
 function unfinished(obs: Observation, agent: string[], watch: ConsoleWatch, error: ErrorAt): Broken | undefined {

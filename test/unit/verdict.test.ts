@@ -96,6 +96,14 @@ describe('no vacuous ok', () => {
     expect(r.reason).toBe(`${off}; ${getPaEnotty}`);
   });
 
+  it('calls a test point name reported twice in a stage an error naming it, not the first report\'s verdict', () => {
+    const twice = withExtraReport(passResult, 'ioas_map');
+    const r = judge(noiommuDma, { resultLines: twice, console: passConsole, exit: exit0 });
+    expect(r.status).toBe('error');
+    expect(r.phase).toBe('case');
+    expect(r.reason).toBe('the agent reported ioas_map twice in stage 1: "ok 19 ioas_map"');
+  });
+
 });
 
 describe('parseResultChannel', () => {
