@@ -42,7 +42,7 @@ export interface Observation {
   resultTimes?: number[];
   console: string;
   exit?: { code: number | null; signal: string | null; stderr: string };
-  /** Set when the runner gave up waiting. */
+  /** Set when the runner gave up waiting (and killed QEMU itself). */
   timeout?: { phase: string; seconds: number; vcpus?: string };
   timings?: Record<string, number>;
 }
@@ -206,9 +206,10 @@ function classify(obs: Observation, stages: StageReport[], watch: ConsoleWatch):
     guestCrashed(watch, agent, error) ??
     agentCrashed(agent, error) ??
     timedOut(obs, error) ??
+    qemuDied(obs, agent, watch) ??
     brokenKexec(stages, error) ??
     brokenStream(stages, error) ??
-    unfinished(obs, agent, watch, error)
+    unfinished(agent, error)
   );
 }
 
@@ -235,6 +236,17 @@ function timedOut(obs: Observation, error: ErrorAt): Broken | undefined {
   if (!obs.timeout) return undefined;
   const where = obs.timeout.vcpus ? ` (${obs.timeout.vcpus})` : '';
   return error(obs.timeout.phase, `no progress for ${obs.timeout.seconds} s in phase ${obs.timeout.phase}${where}`);
+}
+
+/** QEMU went away before the agent finished and nobody asked it to: nothing is known about the kernel. */
+function qemuDied(obs: Observation, agent: string[], watch: ConsoleWatch): Broken | undefined {
+  if (!obs.exit || agent.some((a) => a.startsWith('done'))) return undefined;
+  const { code, signal, stderr } = obs.exit;
+  if (!signal && code === 0) return undefined;
+  const said = lastLine(stderr);
+  const how = signal ? `QEMU was killed by ${signal}` : `QEMU exited with status ${code}`;
+  const phase = agent.at(-1)?.startsWith('kexec') ? 'kexec' : agent.length ? 'case' : 'boot';
+  return { status: 'miss', phase, reason: `${how}${said ? `: ${said}` : ''}`, excerpt: `${watch.tail()}\n--- QEMU stderr ---\n${stderr.trim()}` };
 }
 
 function brokenKexec(stages: StageReport[], error: ErrorAt): Broken | undefined {
@@ -288,15 +300,9 @@ function duplicateName(s: StageReport): string | undefined {
   return dup && `the agent reported ${dup.name} twice in stage ${s.stage}: "${dup.line}"`;
 }
 
-function unfinished(obs: Observation, agent: string[], watch: ConsoleWatch, error: ErrorAt): Broken | undefined {
+function unfinished(agent: string[], error: ErrorAt): Broken | undefined {
   if (agent.some((a) => a.startsWith('done'))) return undefined;
-  const phase = agent.length ? 'case' : 'boot';
-  if (obs.exit && (obs.exit.code !== 0 || obs.exit.signal)) {
-    const said = lastLine(obs.exit.stderr);
-    const how = `QEMU died (${obs.exit.code ?? obs.exit.signal})${said ? `: ${said}` : ''}`;
-    return { status: 'miss', phase, reason: how, excerpt: `${watch.tail()}\n--- QEMU stderr ---\n${obs.exit.stderr.trim()}` };
-  }
-  return error(phase, phase === 'boot' ? 'the agent never started' : 'the result channel ended before the agent finished');
+  return agent.length ? error('case', 'the result channel ended before the agent finished') : error('boot', 'the agent never started');
 }
 
 function lastLine(text: string): string | undefined {

@@ -134,4 +134,20 @@ describe('stages', () => {
     expect(r.status).toBe('skip');
   });
 
+  it('calls QEMU killed under a booting stage 2 a MISS naming the signal, not a stage the kernel lost', () => {
+    const cut = luoLines.slice(0, luoLines.findIndex((l) => l.startsWith('# vh agent=start stage=2')));
+    const r = judge(luoDmaBuffer, { resultLines: cut, console: luoConsole, exit: { code: null, signal: 'SIGKILL', stderr: '' } });
+    expect(r.status).toBe('miss');
+    expect(r.phase).toBe('kexec');
+    expect(r.reason).toBe('QEMU was killed by SIGKILL');
+    expect(r.assertions.every((a) => a.name.startsWith('stage1/'))).toBe(true);
+  });
+
+  it('keeps the runner\'s own kill at a phase timeout an error naming the phase', () => {
+    const cut = luoLines.slice(0, luoLines.findIndex((l) => l.startsWith('# vh agent=start stage=2')));
+    const obs = { resultLines: cut, console: luoConsole, exit: { code: null, signal: 'SIGKILL', stderr: '' }, timeout: { phase: 'kexec', seconds: 60 } };
+    const r = judge(luoDmaBuffer, obs);
+    expect(r.status).toBe('error');
+    expect(r.reason).toBe('no progress for 60 s in phase kexec');
+  });
 });
