@@ -5,7 +5,8 @@
 import { Parser, lineTypes, type FinalResults, type Result } from 'tap-parser';
 import { qualified, type Case } from '../cases/case.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
-import { ConsoleWatch } from './console-watch.ts';
+import { warningsAllowlist, type AllowedWarning } from '../kernels/warnings-allowlist.ts';
+import { ConsoleWatch, type Splat } from './console-watch.ts';
 
 /** pass/fail/skip: what the kernel did. error: the guest broke (panic, oops, agent crash, silence).
  * miss: the VM never ran or QEMU died under it, so nothing is known about the kernel. */
@@ -50,6 +51,8 @@ export interface Observation {
 export interface JudgeOptions {
   /** Claims whose SKIP counts as a failure (`--require`). */
   require?: Claim[];
+  /** Warning splats that do not fail a case; kernels/warnings-allowlist.ts when not given. */
+  allowWarnings?: AllowedWarning[];
 }
 
 // parse: each stage's KTAP read once by tap-parser
@@ -170,12 +173,14 @@ function stageTimings(segs: Segment[], into: Record<string, number>): void {
   }
 }
 
-function collectInfo(c: Case, stages: StageReport[], warned: string[]): Record<string, string> {
+function collectInfo(c: Case, stages: StageReport[], splats: JudgedSplat[]): Record<string, string> {
   const info: Record<string, string> = {};
   c.stages.forEach((_, i) => {
     for (const [k, v] of Object.entries(stageReport(stages, i + 1)?.info ?? {})) info[c.stages.length > 1 ? `stage${i + 1}/${k}` : k] = v;
   });
-  if (warned.length) info.kernel_warnings = `${warned.length} (first: ${warned[0]!.trim()})`;
+  if (splats.length) info.kernel_warnings = `${splats.length} (first: ${splats[0]!.splat.headline})`;
+  const allowed = splats.filter((s) => s.allowed);
+  if (allowed.length) info.kernel_warnings_allowed = allowed.map((s) => `${s.splat.headline} (${s.allowed!.reason})`).join('; ');
   return info;
 }
 
@@ -410,6 +415,34 @@ function planChecks(c: Case, stages: StageReport[]): Assertion[] {
   });
 }
 
+// kernel warnings: a splat fails the case unless the allowlist says why it may
+
+interface JudgedSplat {
+  splat: Splat;
+  allowed?: AllowedWarning;
+}
+
+function judgeSplats(splats: Splat[], allow: AllowedWarning[]): JudgedSplat[] {
+  return splats.map((splat) => ({ splat, allowed: allow.find((w) => w.pattern.test(splat.lines.join('\n'))) }));
+}
+
+function warningCheck(splats: JudgedSplat[]): Assertion[] {
+  const bad = splats.filter((s) => !s.allowed).map((s) => s.splat);
+  if (bad.length === 0) return [];
+  return [
+    {
+      name: 'kernel_warnings',
+      ok: false,
+      diag: {
+        expected: 'no WARNING, lockdep, refcount, UBSAN, KASAN or BUG report on the console (kernels/warnings-allowlist.ts lists allowed ones)',
+        seen: `${bad.length} splat(s): ${bad.map((s) => s.headline).join('; ')}`,
+        phase: 'console',
+        excerpt: bad.map((s) => s.lines.join('\n')).join('\n\n'),
+      },
+    },
+  ];
+}
+
 // status: pass only when every declared assertion is ok
 
 function caseStatus(assertions: Assertion[]): { status: Status; reason?: string } {
@@ -428,13 +461,14 @@ function skipReasons(assertions: Assertion[]): string[] {
 export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseResult {
   const stages = parseStages(obs);
   const watch = new ConsoleWatch(obs.console);
-  const info = collectInfo(c, stages, watch.warnings());
+  const splats = judgeSplats(watch.warnings(), opts.allowWarnings ?? warningsAllowlist);
+  const info = collectInfo(c, stages, splats);
   const base = { case: c.name, info, timings: collectTimings(obs, stages, info) };
   const broken = classify(obs, stages, watch);
   const { assertions, reported } = matchStages(c, stages, opts);
   // A broken run says nothing about the assertions never reached: list only what the agent reported.
   if (broken) return { ...base, ...broken, assertions: assertions.filter((a) => reported.has(a.name)) };
-  const all = [...assertions, ...planChecks(c, stages)];
+  const all = [...assertions, ...planChecks(c, stages), ...warningCheck(splats)];
   return { ...base, ...caseStatus(all), assertions: all };
 }
 

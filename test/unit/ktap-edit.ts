@@ -49,3 +49,15 @@ export function withSkip(lines: string[], name: string, reason: string, { stage 
     return [l];
   });
 }
+
+/** A console without its warning splats: each block from `[ cut here ]` to `---[ end trace`, as a clean boot prints it. */
+export function withoutSplats(console: string): string {
+  const out: string[] = [];
+  let inSplat = false;
+  for (const l of console.split('\n')) {
+    if (/^-+\[ cut here \]-+\r?$/.test(l)) inSplat = true;
+    if (!inSplat) out.push(l);
+    if (/^---\[ end trace /.test(l)) inSplat = false;
+  }
+  return out.join('\n');
+}

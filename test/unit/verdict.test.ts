@@ -3,16 +3,18 @@ import { describe, expect, it } from 'vitest';
 import noiommuDma from '../../cases/noiommu-dma.ts';
 import { allAssertions } from '../../cases/case.ts';
 import { judge, parseResultChannel } from '../../harness/verdict.ts';
-import { withExtraReport, withoutReport, withSkip } from './ktap-edit.ts';
+import { withExtraReport, withoutReport, withoutSplats, withSkip } from './ktap-edit.ts';
 import { exit0, fx } from './fixtures.ts';
 
 const passResult = fx('noiommu-dma-pass', 'noiommu-dma.result.log').split('\n');
+// Recorded on the two-node VM shape that makes 7.3 WARN in topology_sane at boot.
 const passConsole = fx('noiommu-dma-pass', 'noiommu-dma.console.log');
+const cleanConsole = withoutSplats(passConsole);
 const getPaEnotty = 'kernel lacks IOMMU_IOAS_NOIOMMU_GET_PA: ioctl returned ENOTTY';
 
 describe('judge', () => {
   it('passes a recorded passing run with every declared assertion ok', () => {
-    const r = judge(noiommuDma, { resultLines: passResult, console: passConsole, exit: exit0 });
+    const r = judge(noiommuDma, { resultLines: passResult, console: cleanConsole, exit: exit0 });
     expect(r.status).toBe('pass');
     expect(r.assertions.map((a) => a.name)).toEqual(allAssertions(noiommuDma));
     expect(r.assertions.every((a) => a.ok && !a.skip)).toBe(true);
@@ -81,7 +83,7 @@ describe('judge', () => {
 describe('no vacuous ok', () => {
   it('skips, not passes, a run where some assertions ran and the rest SKIPped (GET_PA refused with ENOTTY)', () => {
     const lines = withSkip(passResult, 'get_pa_every_page', getPaEnotty, { rest: true });
-    const r = judge(noiommuDma, { resultLines: lines, console: passConsole, exit: exit0 });
+    const r = judge(noiommuDma, { resultLines: lines, console: cleanConsole, exit: exit0 });
     expect(r.status).toBe('skip');
     expect(r.reason).toBe(getPaEnotty);
     expect(r.assertions.find((a) => a.name === 'ioas_map')).toMatchObject({ ok: true });
@@ -91,19 +93,39 @@ describe('no vacuous ok', () => {
   it('names every distinct missing capability in the case\'s SKIP reason', () => {
     const off = 'vfio.enable_unsafe_noiommu_mode is off in this boot';
     const lines = withSkip(withSkip(passResult, 'get_pa_every_page', getPaEnotty, { rest: true }), 'taint_user_set', off);
-    const r = judge(noiommuDma, { resultLines: lines, console: passConsole, exit: exit0 });
+    const r = judge(noiommuDma, { resultLines: lines, console: cleanConsole, exit: exit0 });
     expect(r.status).toBe('skip');
     expect(r.reason).toBe(`${off}; ${getPaEnotty}`);
   });
 
   it('calls a test point name reported twice in a stage an error naming it, not the first report\'s verdict', () => {
     const twice = withExtraReport(passResult, 'ioas_map');
-    const r = judge(noiommuDma, { resultLines: twice, console: passConsole, exit: exit0 });
+    const r = judge(noiommuDma, { resultLines: twice, console: cleanConsole, exit: exit0 });
     expect(r.status).toBe('error');
     expect(r.phase).toBe('case');
     expect(r.reason).toBe('the agent reported ioas_map twice in stage 1: "ok 19 ioas_map"');
   });
 
+  it('fails a run whose console has a kernel WARNING splat, with the whole splat in the diagnostic', () => {
+    const r = judge(noiommuDma, { resultLines: passResult, console: passConsole, exit: exit0 });
+    expect(r.status).toBe('fail');
+    expect(r.reason).toBe('1 assertion(s) failed: kernel_warnings');
+    const w = r.assertions.find((a) => a.name === 'kernel_warnings');
+    expect(w?.ok).toBe(false);
+    expect(w?.diag?.seen).toBe('1 splat(s): WARNING: arch/x86/kernel/smpboot.c:329 at topology_sane.isra.0+0x48/0x60, CPU#1: swapper/1/0');
+    const excerpt = String(w?.diag?.excerpt).split('\n');
+    expect(excerpt[0]).toBe('------------[ cut here ]------------');
+    expect(excerpt.at(-1)).toBe('---[ end trace 0000000000000000 ]---');
+    expect(excerpt).toContain(' set_cpu_sibling_map+0x19f/0x730');
+  });
+
+  it('passes that run when the allowlist names its splat, and says which and why', () => {
+    const allowWarnings = [{ pattern: /at topology_sane\b/, reason: 'two-node VM shape, not the kernel under test' }];
+    const r = judge(noiommuDma, { resultLines: passResult, console: passConsole, exit: exit0 }, { allowWarnings });
+    expect(r.status, r.reason).toBe('pass');
+    expect(r.assertions.map((a) => a.name)).toEqual(allAssertions(noiommuDma));
+    expect(r.info.kernel_warnings_allowed).toMatch(/^WARNING: arch\/x86\/kernel\/smpboot\.c:329 .* \(two-node VM shape, not the kernel under test\)$/);
+  });
 });
 
 describe('parseResultChannel', () => {
