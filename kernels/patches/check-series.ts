@@ -118,11 +118,17 @@ interface Outcome {
   allOk: boolean;
 }
 
-/** The harness makes results/<run-id>/ (run.json first) only once the kernel and guest are built:
- * none after a nonzero exit means the prefix did not apply, build or start. */
+interface RunJson {
+  kernel?: { bzImage?: string };
+  cases?: string[];
+}
+
+/** The harness writes results/<run-id>/run.json, naming the kernel it built, only once the kernel and
+ * guest are built: none after a nonzero exit means the prefix did not apply, build or start. */
 function outcome(resultsRoot: string, exitCode: number, stderr: string): Outcome {
   const run = join(resultsRoot, 'latest');
-  if (!existsSync(join(run, 'run.json'))) {
+  const runJson = existsSync(join(run, 'run.json')) ? (JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')) as RunJson) : {};
+  if (!runJson.kernel?.bzImage) {
     const lines = stderr.split('\n').map((l) => l.trim());
     const why = lines.filter((l) => l.startsWith('vfio-handover:')).at(-1) ?? lines.filter(Boolean).at(-1) ?? 'no results written';
     return { built: false, summary: why, allOk: false };
@@ -131,7 +137,7 @@ function outcome(resultsRoot: string, exitCode: number, stderr: string): Outcome
   const results = existsSync(jsonl)
     ? readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CaseResult)
     : [];
-  const planned = (JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')) as { cases?: string[] }).cases ?? [];
+  const planned = runJson.cases ?? [];
   const seen = new Set(results.map((r) => r.case));
   const words = [
     ...results.map((r) => `${r.case}:${verdict(r)}`),
