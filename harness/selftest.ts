@@ -84,10 +84,14 @@ export interface ControlVerdict {
   detail: string;
 }
 
-export function judgeControl(c: Control, r: CaseResult): ControlVerdict {
+/** `require`: claims the kernel must make (`--require`); a control that needs one and cannot run is not ok. */
+export function judgeControl(c: Control, r: CaseResult, require: Claim[] = []): ControlVerdict {
   if (r.status === 'error') return { caught: false, detail: `the run itself failed: ${r.reason}` };
-  const lacking = c.needs && r.assertions.find((a) => a.skip?.startsWith(`${c.needs}:`));
-  if (lacking) return { caught: false, skip: lacking.skip, detail: `cannot run here: ${lacking.skip}` };
+  const needs = c.needs;
+  // A SKIP for the claim, or one the verdict already turned into a --require failure.
+  const lacking = needs && r.assertions.map((a) => a.skip ?? (a.diag?.phase === 'require' ? String(a.diag.seen) : '')).find((s) => s.startsWith(`${needs}:`));
+  if (needs && lacking && require.includes(needs)) return { caught: false, detail: `cannot run here, and --require ${needs}: ${lacking}` };
+  if (lacking) return { caught: false, skip: lacking, detail: `cannot run here: ${lacking}` };
   const a = r.assertions.find((x) => x.name === c.caughtBy);
   if (!a) return { caught: false, detail: `${c.caughtBy} was not reported` };
   if (a.ok) return { caught: false, detail: `${c.caughtBy} stayed ok${a.skip ? ` (SKIP ${a.skip})` : ''}: ${c.guard} let it through` };

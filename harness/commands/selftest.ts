@@ -5,10 +5,11 @@ import { controlCase, controls, judgeControl } from '../selftest.ts';
 import { yamlBlock } from '../report/yaml.ts';
 import { tapHeader } from '../report/tap.ts';
 import { note, endStatus } from '../progress.ts';
-import { prepare, type RunValues } from '../session.ts';
+import { parseRequire, prepare, type RunValues } from '../session.ts';
 
 /** Each negative control is a real run of its case with the cheat on; ok means its guard caught it. */
 export async function cmdSelftest(values: RunValues): Promise<number> {
+  const require = parseRequire(values.require);
   const { results, tapOut, emit, ctx } = await prepare(values, controls.map((c) => `${c.caseName} (vh.cheat=${c.cheat})`));
   emit(tapHeader(controls.length));
   let missed = 0;
@@ -20,7 +21,7 @@ export async function cmdSelftest(values: RunValues): Promise<number> {
     const r = await runCase(c, ctx(i, controls.length, append));
     endStatus();
     results.caseResult({ ...r, case: `${c.name}+${control.cheat}` });
-    const v = judgeControl(control, r);
+    const v = judgeControl(control, r, require);
     if (v.skip) skipped++;
     else if (!v.caught) missed++;
     if (r.status === 'error') broken++;

@@ -56,4 +56,21 @@ describe('judgeControl', () => {
     const r: CaseResult = { case: 'vfio-handover', status: 'skip', reason: why, assertions: [{ name: 'stage1/preserve_device_fd', ok: true, skip: why }], info: {}, timings: {} };
     expect(judgeControl(irqOn, r)).toMatchObject({ caught: false, skip: why });
   });
+
+  it('irq-on is not ok, not SKIP, when --require vfio-preserve and the kernel cannot preserve the device', () => {
+    const why = 'vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT';
+    const r: CaseResult = { case: 'vfio-handover', status: 'skip', reason: why, assertions: [{ name: 'stage1/preserve_device_fd', ok: true, skip: why }], info: {}, timings: {} };
+    const v = judgeControl(irqOn, r, ['vfio-preserve']);
+    expect(v.caught).toBe(false);
+    expect(v.skip).toBeUndefined();
+    expect(v.detail).toMatch(/--require vfio-preserve: vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD/);
+  });
+
+  it('irq-on is not ok when the verdict already turned the SKIP into a --require failure', () => {
+    const why = 'vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT';
+    const failed = { name: 'stage1/preserve_device_fd', ok: false, diag: { expected: 'the kernel claims vfio-preserve (--require vfio-preserve)', seen: why, phase: 'require' } };
+    const r: CaseResult = { case: 'vfio-handover', status: 'fail', reason: 'x', assertions: [failed], info: {}, timings: {} };
+    expect(judgeControl(irqOn, r, ['vfio-preserve'])).toMatchObject({ caught: false, detail: expect.stringMatching(/--require vfio-preserve/) });
+    expect(judgeControl(irqOn, r).skip).toBe(why);
+  });
 });
