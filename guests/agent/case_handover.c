@@ -293,7 +293,13 @@ static int sysfs_command(const char *bdf, uint16_t *cmd)
 static void driver_before_userspace(const struct flow *f, const char *early)
 {
 	if (check_driver_anyway ? step("device_driver_before_userspace") : step_cap("device_driver_before_userspace", "vfio-preserve")) {
-		if (early[0] && strcmp(early, "vfio-pci"))
+		/* The previous stage preserved the device fd: this kernel claims it, so only vfio-pci will do. */
+		int claimed = !prev.device_err;
+
+		if (claimed && strcmp(early, "vfio-pci"))
+			fail_soft("device_driver_before_userspace", "boot", 0, "vfio-pci: the previous stage preserved the device fd", "%s%s",
+				  early[0] ? "bound to " : "no driver", early);
+		else if (early[0] && strcmp(early, "vfio-pci"))
 			fail_soft("device_driver_before_userspace", "boot", 0, "vfio-pci or no driver", "bound to %s", early);
 		else
 			pass("device_driver_before_userspace");
