@@ -16,13 +16,14 @@ export interface HandoffOptions {
 /** The steps that end a stage that kexecs. */
 export function handoff(o: HandoffOptions): string[] {
   return [
-    'sandbox_no_refusals',
     'luo_create_session',
     ...(o.memfd ? ['luo_preserve_memfd'] : []),
     ...(o.device ? ['preserve_device_fd'] : []),
     ...(o.iommufd ? ['preserve_iommufd'] : []),
     'luo_preserve_state',
     'kexec_file_load',
+    // Last: the sandbox's refusals during preserve and kexec_file_load count too.
+    'sandbox_no_refusals',
   ];
 }
 

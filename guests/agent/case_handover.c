@@ -573,6 +573,8 @@ static void handoff(const struct plan *p, const struct flow *f, struct vdev *d)
 			pass("kexec_file_load");
 		}
 	}
+	/* After the last sandboxed step of the stage: refusals during preserve and kexec_file_load count. */
+	assert_sandbox_clean();
 	if (ktap_failures())
 		return;
 	/* The session fds stay open in this process until the reboot syscall itself. */
@@ -608,11 +610,12 @@ static int run_flow(const struct plan *p, const struct flow *f)
 		stage_next(p, f, &d, early);
 	if (p->stage > 1)
 		finish_incoming();
-	assert_sandbox_clean();
-	if (p->stage < p->stages)
+	if (p->stage < p->stages) {
 		handoff(p, f, &d);
-	else
+	} else {
+		assert_sandbox_clean();
 		ktap_trailing_plan();
+	}
 	return ktap_failures() ? 1 : 0;
 }
 
