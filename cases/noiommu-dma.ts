@@ -20,6 +20,7 @@ export default defineCase({
     'vmpin_grows_by_mapped_size',
     'get_pa_every_page',
     'dma_roundtrip_every_page',
+    'pressure_moves_unpinned',
     'pa_stable_under_pressure',
     'dma_after_pressure',
     'get_pa_unmapped_enoent',

@@ -5,15 +5,16 @@
 #include "vfio.h"
 #include "sandbox.h"
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <errno.h>
 #include <unistd.h>
 
-#define ASSERTIONS 18
+#define ASSERTIONS 19
 #define IOVA 0x100000ull
 
-static struct dmabuf buf;
+static struct dmabuf buf, loose;
 
 int case_noiommu_dma(const struct plan *p)
 {
@@ -75,20 +76,44 @@ int case_noiommu_dma(const struct plan *p)
 	cheat_wrong_dma = !strcmp(p->cheat, "wrong-dma");
 	assert_dma_roundtrip(&d, &buf, "dma_roundtrip_every_page");
 	cheat_wrong_dma = 0;
+	/* The control: the same push on a buffer nobody pinned must move it, or the pinned result says nothing. */
+	if (step("pressure_moves_unpinned")) {
+		struct vh_pressure pr;
+
+		err = dmabuf_create(&loose, p->pages, 0);
+		if (!err)
+			err = observe_pressure(loose.va, loose.len, &pr);
+		ktap_info("pressure_unpinned", "%s", err ? strerrorname_np(-err) : pr.text);
+		if (err)
+			fail_soft("pressure_moves_unpinned", "pressure", -err, "an unpinned memfd buffer of the same size to push on", "failed");
+		else if (!pressure_applied(&pr) || pr.moved != pr.pages)
+			fail_soft("pressure_moves_unpinned", "pressure", pr.first_err, "move_pages puts every unpinned page on the other node",
+				  "%u of %u pages moved (%s)", pr.moved, pr.pages, pr.text);
+		else
+			pass("pressure_moves_unpinned");
+		if (loose.va)
+			munmap(loose.va, loose.len);
+		if (loose.memfd > 0)
+			close(loose.memfd);
+	}
 	if (step("pa_stable_under_pressure")) {
 		struct dmabuf again = buf;
-		char text[480];
+		struct vh_pressure pr;
 		uint64_t bad = 0;
 		uint32_t moved = 0;
 
-		observe_pressure(buf.va, buf.len, text, sizeof(text));
-		ktap_info("pressure", "%s", text);
-		err = get_pa_all(&d, &again, &bad);
+		err = observe_pressure(buf.va, buf.len, &pr);
+		ktap_info("pressure", "%s", pr.text);
+		if (!err)
+			err = get_pa_all(&d, &again, &bad);
 		for (uint64_t i = 0; !err && i < buf.len / VH_PAGE; i++)
 			moved += again.pa[i] != buf.pa[i];
-		if (err || moved)
+		if (err || moved || pr.moved)
 			fail_hard("pa_stable_under_pressure", "pressure", err == -EBADMSG ? 0 : -err, "the same PA for every page after compaction and move_pages",
-				  "%u pages moved (%s)", moved, text);
+				  "GET_PA changed for %u pages, move_pages moved %u (%s)", moved, pr.moved, pr.text);
+		else if (!pressure_applied(&pr))
+			fail_soft("pa_stable_under_pressure", "pressure", pr.first_err, "move_pages tried every pinned page on another node",
+				  "no pressure applied to %u of %u pages (%s)", pr.pages - pr.held, pr.pages, pr.text);
 		else
 			pass("pa_stable_under_pressure");
 	}

@@ -1,6 +1,7 @@
 #include "sandbox.h"
 #include "vfio.h"
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/landlock.h>
+#include <linux/mempolicy.h>
 #include <linux/seccomp.h>
 
 struct vh_shared *vh_shared;
@@ -51,13 +53,14 @@ struct obs_req {
 };
 struct obs_rep {
 	long value;
-	char text[480];
+	struct vh_pressure pressure;
+	char text[1024];
 };
 
 /* Child's ends of the two observer pipes; requests and replies are fixed-size (< PIPE_BUF). */
 static int obs_req_w = -1, obs_rep_r = -1;
 
-static long ask(int op, uint64_t va, uint64_t len, char *text, size_t cap);
+static long ask(int op, uint64_t va, uint64_t len, struct obs_rep *out);
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
@@ -172,82 +175,193 @@ int sandbox_enter(int req_w, int rep_r)
 		return listener;
 	}
 	/* The observer takes the listener out of this process with pidfd_getfd. */
-	err = (int)ask(OBS_LISTENER, (uint64_t)listener, 0, NULL, 0);
+	err = (int)ask(OBS_LISTENER, (uint64_t)listener, 0, NULL);
 	close(listener);
 	if (err)
 		snprintf(vh_shared->sandbox_error, sizeof(vh_shared->sandbox_error), "handing the open watch to the observer: %s", strerrorname_np(-err));
 	return err;
 }
 
-static long ask(int op, uint64_t va, uint64_t len, char *text, size_t cap)
+static long ask(int op, uint64_t va, uint64_t len, struct obs_rep *out)
 {
 	struct obs_req q = { .op = op, .va = va, .len = len };
-	struct obs_rep r = { .value = -EPIPE };
+	static struct obs_rep r;
 
+	r.value = -EPIPE;
 	if (obs_req_w < 0 || write(obs_req_w, &q, sizeof(q)) != sizeof(q) || read(obs_rep_r, &r, sizeof(r)) != sizeof(r))
-		return -EPIPE;
-	if (text)
-		snprintf(text, cap, "%s", r.text);
+		r.value = -EPIPE;
+	if (out)
+		*out = r;
 	return r.value;
 }
 
 long observe_vmpin_kb(void)
 {
-	return ask(OBS_VMPIN, 0, 0, NULL, 0);
+	return ask(OBS_VMPIN, 0, 0, NULL);
 }
 
 long observe_taint(void)
 {
-	return ask(OBS_TAINT, 0, 0, NULL, 0);
+	return ask(OBS_TAINT, 0, 0, NULL);
 }
 
-int observe_pressure(void *va, uint64_t len, char *text, size_t cap)
+int observe_pressure(void *va, uint64_t len, struct vh_pressure *out)
 {
-	return (int)ask(OBS_PRESSURE, (uintptr_t)va, len, text, cap);
+	static struct obs_rep r;
+	long v = ask(OBS_PRESSURE, (uintptr_t)va, len, &r);
+
+	*out = r.pressure;
+	if (v < 0)
+		snprintf(out->text, sizeof(out->text), "the observer did not answer: %s", strerrorname_np((int)-v));
+	return (int)v;
+}
+
+int pressure_applied(const struct vh_pressure *p)
+{
+	return p->target >= 0 && p->pages > 0 && !p->refused && p->moved + p->held == p->pages;
 }
 
 void observe_induce_panic(void)
 {
-	ask(OBS_PANIC, 0, 0, NULL, 0);
+	ask(OBS_PANIC, 0, 0, NULL);
 }
 
 long observe_refusals(char *text, size_t cap)
 {
-	return ask(OBS_REFUSALS, 0, 0, text, cap);
+	static struct obs_rep r;
+	long v = ask(OBS_REFUSALS, 0, 0, &r);
+
+	snprintf(text, cap, "%s", r.text);
+	return v;
 }
 
 /* ---- observer (PID 1) ---- */
 
+/* A sysfs node list ("0-1,3") as a bit mask, and as written; 0 when the file is missing (no NUMA). */
+static uint64_t node_list(const char *path, char *text, size_t cap)
+{
+	char *p = text;
+	uint64_t mask = 0;
+
+	if (read_file(path, text, cap)) {
+		snprintf(text, cap, "none");
+		return 0;
+	}
+	while (*p >= '0' && *p <= '9') {
+		long a = strtol(p, &p, 10), b = a;
+
+		if (*p == '-')
+			b = strtol(p + 1, &p, 10);
+		for (long k = a; k <= b && k < 64; k++)
+			mask |= 1ull << k;
+		if (*p != ',')
+			break;
+		p++;
+	}
+	return mask;
+}
+
+/* The first node with memory other than the page's own. */
+static int other_node(uint64_t with_memory, int node)
+{
+	for (int k = 0; k < 64; k++)
+		if ((with_memory >> k & 1) && k != node)
+			return k;
+	return -1;
+}
+
+/* Pushes each page of the child's [va, va+len) to another node: move_pages one page at a time
+ * (a failed batch would leave the pages after it untried), MPOL_MF_MOVE_ALL so that sharing
+ * cannot excuse a page; nodes without CPUs are fine targets (N_MEMORY is what counts). */
 static void pressure(pid_t child, uint64_t va, uint64_t len, struct obs_rep *r)
 {
-	size_t n = len / 4096, moved = 0, refused_n = 0;
-	void **pages = calloc(n, sizeof(void *));
-	int *nodes = calloc(n, sizeof(int)), *status = calloc(n, sizeof(int));
-	int cerr = write_file("/proc/sys/vm/compact_memory", "1"), first_err = 0;
-	long rc;
+	struct vh_pressure *pr = &r->pressure;
+	char mem_s[64], cpu_s[64];
+	uint64_t mem = node_list("/sys/devices/system/node/has_memory", mem_s, sizeof(mem_s));
+	uint64_t cpu = node_list("/sys/devices/system/node/has_cpu", cpu_s, sizeof(cpu_s));
+	size_t n = len / 4096, o = 0, cap = sizeof(pr->text);
+	void **pages = calloc(n ? n : 1, sizeof(void *));
+	int *before = calloc(n ? n : 1, sizeof(int)), *after = calloc(n ? n : 1, sizeof(int));
+	int cerr = write_file("/proc/sys/vm/compact_memory", "1");
+	uint32_t on[64] = { 0 }, now[64] = { 0 };
+	long rc = -1;
 
-	for (size_t i = 0; pages && i < n; i++)
-		pages[i] = (void *)(uintptr_t)(va + i * 4096);
-	/* Where each page is now, then ask for every page to move to the other node. */
-	rc = pages && nodes && status ? syscall(SYS_move_pages, child, n, pages, NULL, status, 0) : -1;
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		nodes[i] = status[i] == 0 ? 1 : 0;
-	if (rc == 0)
-		rc = syscall(SYS_move_pages, child, n, pages, nodes, status, 2 /* MPOL_MF_MOVE */);
-	for (size_t i = 0; rc >= 0 && i < n; i++) {
-		if (status[i] == nodes[i])
-			moved++;
-		else if (status[i] < 0 && !refused_n++)
-			first_err = -status[i];
-	}
+	memset(pr, 0, sizeof(*pr));
+	pr->target = -1;
+	pr->pages = (uint32_t)n;
 	r->value = 0;
-	/* move_pages returns how many pages it could not migrate; pinned pages must all stay. */
-	snprintf(r->text, sizeof(r->text), "compaction %s; move_pages to the other node: %s%zu of %zu pages moved, %ld not migrated, %zu refused (%s)",
-		 cerr ? strerrorname_np(-cerr) : "done", rc < 0 ? strerrorname_np(errno) : "", moved, n, rc > 0 ? rc : 0L, refused_n,
-		 first_err ? strerrorname_np(first_err) : "-");
+#define SAY(...) (o += (size_t)snprintf(pr->text + o, o < cap ? cap - o : 0, __VA_ARGS__))
+	SAY("compaction %s; ", cerr ? strerrorname_np(-cerr) : "done");
+	if (!mem)
+		SAY("no NUMA nodes (no /sys/devices/system/node/has_memory); ");
+	else
+		SAY("nodes with memory %s, with CPUs %s; ", mem_s, cpu_s);
+	if (!pages || !before || !after)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		pages[i] = (void *)(uintptr_t)(va + i * 4096);
+	/* Where each page is now. */
+	rc = syscall(SYS_move_pages, child, n, pages, NULL, before, 0);
+	if (rc < 0) {
+		pr->refused = (uint32_t)n;
+		pr->first_err = errno;
+		SAY("move_pages could not say where the pages are: %s", strerrorname_np(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int to = before[i] >= 0 ? other_node(mem, before[i]) : -1, st = 0;
+		long one;
+
+		if (before[i] >= 0 && before[i] < 64)
+			on[before[i]]++;
+		if (to < 0) {
+			pr->refused++;
+			pr->first_err = pr->first_err ?: before[i] < 0 ? -before[i] : ENODEV;
+			continue;
+		}
+		if (pr->target < 0)
+			pr->target = to;
+		one = syscall(SYS_move_pages, child, 1, &pages[i], &to, &st, MPOL_MF_MOVE_ALL);
+		if (one == 1) {
+			pr->held++;
+		} else if (one < 0 || st < 0) {
+			pr->refused++;
+			pr->first_err = pr->first_err ?: one < 0 ? errno : -st;
+		}
+	}
+	SAY("pages before:");
+	for (int k = 0; k < 64; k++)
+		if (on[k])
+			SAY(" node%d x%u", k, on[k]);
+	if (pr->target < 0) {
+		SAY("; no other node with memory to move them to");
+		goto out;
+	}
+	/* move_pages' own status afterwards: which node holds each page now. */
+	rc = syscall(SYS_move_pages, child, n, pages, NULL, after, 0);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		pr->moved += after[i] == pr->target;
+		if (after[i] >= 0 && after[i] < 64)
+			now[after[i]]++;
+	}
+	SAY("; move_pages(MPOL_MF_MOVE_ALL) one page at a time to node%d%s: %u moved, %u not migrated, %u refused%s%s", pr->target,
+	    cpu >> pr->target & 1 ? "" : " (no CPUs)", pr->moved, pr->held, pr->refused, pr->first_err ? " " : "",
+	    pr->first_err ? strerrorname_np(pr->first_err) : "");
+	if (rc)
+		SAY("; where they are afterwards: %s", strerrorname_np(errno));
+	else
+		SAY("; pages after:");
+	for (int k = 0; !rc && k < 64; k++)
+		if (now[k])
+			SAY(" node%d x%u", k, now[k]);
+	/* A page the kernel reported held yet found on the target afterwards counts once, as moved. */
+	if (pr->held > n - pr->moved)
+		pr->held = (uint32_t)(n - pr->moved);
+out:
+#undef SAY
 	free(pages);
-	free(nodes);
-	free(status);
+	free(before);
+	free(after);
 }
 
 static void refusals(struct obs_rep *r)

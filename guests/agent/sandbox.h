@@ -15,6 +15,18 @@ struct vh_shared {
 	char sandbox_error[192]; /* why the sandbox could not be set up, if it could not */
 };
 
+/* What the observer's push on a buffer did: compaction, then move_pages of each page, one at
+ * a time, to a node with memory other than its own; where each page is afterwards. */
+struct vh_pressure {
+	int32_t target;    /* the node pages were pushed to; -1: no other node has memory */
+	uint32_t pages;
+	uint32_t moved;    /* on the target node afterwards, by move_pages' own status */
+	uint32_t held;     /* the kernel tried and could not migrate them (move_pages returned 1) */
+	uint32_t refused;  /* move_pages refused the page or the call: nothing was tried */
+	int32_t first_err; /* errno of the first refusal */
+	char text[400];
+};
+
 extern struct vh_shared *vh_shared;
 void shared_init(void);
 
@@ -22,8 +34,10 @@ void shared_init(void);
 int sandbox_enter(int req_w, int rep_r);
 long observe_vmpin_kb(void);
 long observe_taint(void);
-/* Compaction and a migration attempt on [va, va+len) by the observer; text says what happened. */
-int observe_pressure(void *va, uint64_t len, char *text, size_t cap);
+/* Compaction and a migration attempt on [va, va+len) by the observer; 0 or -errno. */
+int observe_pressure(void *va, uint64_t len, struct vh_pressure *out);
+/* Every page was pushed to another node: the kernel moved it or tried and could not. */
+int pressure_applied(const struct vh_pressure *p);
 /* Total refusals so far; text names each guard and what it refused. */
 long observe_refusals(char *text, size_t cap);
 
