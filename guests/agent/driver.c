@@ -288,6 +288,19 @@ void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b)
 	pass(name);
 }
 
+static uint64_t dma_seed;
+static int seed_given, seeded;
+
+void dma_seed_from(const char *cmdline)
+{
+	const char *at = strstr(cmdline, "vh.seed=");
+
+	if (at && (at == cmdline || at[-1] == ' ')) {
+		dma_seed = strtoull(at + 8, NULL, 0);
+		seed_given = 1;
+	}
+}
+
 /* QEMU before 9.1 refuses a transfer that ends exactly at the end of edu's 4 KiB buffer,
  * so each page goes out as 4095 bytes and comes back shifted by one byte; the byte the
  * device must not touch proves it wrote exactly where it was told. Even pages shift up,
@@ -297,18 +310,23 @@ void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b)
 void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name)
 {
 	uint8_t *want = malloc(VH_PAGE);
-	uint64_t seed = 0, t0 = now_ms();
+	uint64_t t0 = now_ms();
 	uint32_t pages = (uint32_t)(b->len / VH_PAGE);
 
 	if (!step(name) || !want) {
 		free(want);
 		return;
 	}
-	/* Never wait for the CRNG at early boot: the seed only picks a pattern, and it is reported. */
-	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
-		seed = t0 ^ (uptime_ms() << 20) ^ (uint64_t)(uintptr_t)b->va;
-	rng_seed(seed);
-	ktap_info("dma_seed", "0x%llx", (unsigned long long)seed);
+	/* One seed per boot, reported once: every round trip of the stage replays from vh.seed=. */
+	if (!seeded) {
+		/* GRND_INSECURE never waits for the CRNG at early boot: the seed only picks a pattern. */
+		if (!seed_given && getrandom(&dma_seed, sizeof(dma_seed), GRND_INSECURE) != sizeof(dma_seed) &&
+		    getrandom(&dma_seed, sizeof(dma_seed), 0) != sizeof(dma_seed))
+			dma_seed = t0 ^ (uptime_ms() << 20);
+		rng_seed(dma_seed);
+		ktap_info("dma_seed", "0x%llx%s", (unsigned long long)dma_seed, seed_given ? " (vh.seed)" : "");
+		seeded = 1;
+	}
 	for (uint32_t i = 0; i < pages; i++) {
 		uint8_t *page = b->va + (uint64_t)i * VH_PAGE;
 		uint32_t out_off = i % 2 ? 1 : 0, in_off = i % 2 ? 0 : 1;

@@ -41,6 +41,8 @@ void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name);
 void assert_sandbox_clean(void);
 /* Negative control: the round trip writes back into the wrong page. */
 extern int cheat_wrong_dma;
+/* vh.seed= on the command line replays a DMA pattern; otherwise getrandom(2) picks it. */
+void dma_seed_from(const char *cmdline);
 
 int dmabuf_create(struct dmabuf *b, int pages, uint64_t iova);
 /* Maps an existing memfd (one that crossed a kexec) as the DMA buffer. */
