@@ -55,10 +55,7 @@ int case_noiommu_dma(const struct plan *p)
 		else
 			pass("ioas_map");
 		/* Negative controls: what legacy no-IOMMU drivers do to keep memory in place. */
-		if (!strcmp(p->cheat, "mlock"))
-			ktap_info("cheat", "mlock -> %d", mlock(buf.va, buf.len) ? -errno : 0);
-		if (!strcmp(p->cheat, "mprotect"))
-			ktap_info("cheat", "mprotect -> %d", mprotect(buf.va, buf.len, PROT_READ | PROT_WRITE) ? -errno : 0);
+		driver_cheat(p->cheat, &buf, d.bdf);
 	}
 	if (step("vmpin_grows_by_mapped_size")) {
 		pin_mapped = observe_vmpin_kb();

@@ -10,8 +10,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#include <linux/mempolicy.h>
 #include <linux/pci_regs.h>
+#include <linux/perf_event.h>
 
 #define NOIOMMU_PARAM "/sys/module/vfio/parameters/enable_unsafe_noiommu_mode"
 
@@ -237,10 +241,88 @@ uint64_t dmabuf_digest(const struct dmabuf *b)
 
 int cheat_wrong_dma;
 
+static void cheat_said(const char *what, long rc)
+{
+	ktap_info("cheat", "%s -> %ld", what, rc < 0 ? -(long)errno : 0L);
+}
+
+void driver_cheat(const char *cheat, struct dmabuf *b, const char *bdf)
+{
+	char path[160];
+	unsigned long nodes = 2;
+
+	if (!strcmp(cheat, "mlock"))
+		cheat_said("mlock", mlock(b->va, b->len));
+	if (!strcmp(cheat, "mprotect"))
+		cheat_said("mprotect", mprotect(b->va, b->len, PROT_READ | PROT_WRITE));
+	if (!strcmp(cheat, "map-locked")) {
+		void *m = mmap(NULL, b->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, b->memfd, 0);
+
+		cheat_said("mmap(MAP_LOCKED) of the buffer's memfd", m == MAP_FAILED ? -1 : 0);
+	}
+	if (!strcmp(cheat, "remap")) {
+		void *m = mmap(b->va, b->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		void *other = mmap(NULL, b->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		cheat_said("mmap(MAP_FIXED) over the buffer", m == MAP_FAILED ? -1 : 0);
+		cheat_said("mremap over the buffer", syscall(SYS_mremap, other, b->len, b->len, MREMAP_MAYMOVE | MREMAP_FIXED, b->va));
+	}
+	if (!strcmp(cheat, "io-uring")) {
+		/* A zeroed struct io_uring_params (120 bytes; its header clashes with glibc's) asks for defaults. */
+		uint64_t up[15] = { 0 };
+
+		cheat_said("io_uring_setup", syscall(SYS_io_uring_setup, 4, up));
+	}
+	if (!strcmp(cheat, "mempolicy")) {
+		int mode = 0;
+
+		cheat_said("mbind(MPOL_MF_MOVE) to node 1", syscall(SYS_mbind, b->va, b->len, MPOL_BIND, &nodes, 64, MPOL_MF_MOVE));
+		cheat_said("set_mempolicy(MPOL_BIND)", syscall(SYS_set_mempolicy, MPOL_BIND, &nodes, 64));
+		cheat_said("get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR)", syscall(SYS_get_mempolicy, &mode, NULL, 0, b->va, MPOL_F_NODE | MPOL_F_ADDR));
+	}
+	if (!strcmp(cheat, "ioport")) {
+		cheat_said("iopl(3)", syscall(SYS_iopl, 3));
+		cheat_said("ioperm", syscall(SYS_ioperm, 0xcf8, 8, 1));
+	}
+	if (!strcmp(cheat, "perf-event")) {
+		struct perf_event_attr pe = { .size = sizeof(pe), .type = PERF_TYPE_SOFTWARE, .config = PERF_COUNT_SW_PAGE_FAULTS,
+					      .sample_period = 1, .sample_type = PERF_SAMPLE_ADDR | PERF_SAMPLE_PHYS_ADDR };
+
+		cheat_said("perf_event_open(PERF_SAMPLE_PHYS_ADDR)", syscall(SYS_perf_event_open, &pe, 0, -1, -1, 0));
+	}
+	if (!strcmp(cheat, "process-madvise")) {
+		struct iovec iov = { .iov_base = b->va, .iov_len = b->len };
+		long pidfd = syscall(SYS_pidfd_open, getpid(), 0);
+
+		cheat_said("process_madvise(MADV_PAGEOUT)", syscall(SYS_process_madvise, (int)pidfd, &iov, 1, MADV_PAGEOUT, 0));
+	}
+	if (!strcmp(cheat, "x32"))
+		cheat_said("x32 mlock", syscall(__X32_SYSCALL_BIT | SYS_mlock, b->va, b->len));
+	if (!strcmp(cheat, "dev-mem"))
+		cheat_said("open /dev/mem", open("/dev/mem", O_RDWR | O_CLOEXEC));
+	if (!strcmp(cheat, "pci-sysfs")) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+		cheat_said("open config for writing", open(path, O_WRONLY | O_CLOEXEC));
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", bdf);
+		cheat_said("open resource0", open(path, O_RDWR | O_CLOEXEC));
+	}
+	if (!strcmp(cheat, "proc-alias")) {
+		static const char *const aliases[] = { "proc/self/pagemap", "//proc/self/pagemap", "/./proc/self/pagemap", NULL };
+
+		for (int i = 0; aliases[i]; i++)
+			cheat_said(aliases[i], open(aliases[i], O_RDONLY | O_CLOEXEC));
+		/* /dev/fd is a symlink to /proc/self/fd. */
+		snprintf(path, sizeof(path), "/dev/fd/%d", b->memfd);
+		cheat_said(path, open(path, O_RDWR | O_CLOEXEC));
+	}
+	if (!strcmp(cheat, "landlock"))
+		cheat_said("open /init", open("/init", O_RDONLY | O_CLOEXEC));
+}
+
 void assert_sandbox_clean(void)
 {
 	const char *name = "sandbox_no_refusals";
-	char text[480];
+	char text[1024];
 	long n;
 
 	if (vh_shared->sandbox_error[0]) {

@@ -41,6 +41,8 @@ void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name);
 void assert_sandbox_clean(void);
 /* Negative control: the round trip writes back into the wrong page. */
 extern int cheat_wrong_dma;
+/* Negative controls on a mapped buffer (vh.cheat=): each breaks one sandbox rule, and says what came back. */
+void driver_cheat(const char *cheat, struct dmabuf *b, const char *bdf);
 /* vh.seed= on the command line replays a DMA pattern; otherwise getrandom(2) picks it. */
 void dma_seed_from(const char *cmdline);
 

@@ -25,6 +25,8 @@ static void mount_basics(void)
 	mount("proc", "/proc", "proc", 0, NULL);
 	mount("sysfs", "/sys", "sysfs", 0, NULL);
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	/* As udev makes it: /dev/fd is one more road into /proc that the open watch must see (vh.cheat=proc-alias). */
+	symlink("/proc/self/fd", "/dev/fd");
 	mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
 	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
 	/* The sandbox's Landlock rule needs the folder before vfio-pci creates the cdev in it. */

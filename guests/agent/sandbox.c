@@ -1,8 +1,9 @@
 #include "sandbox.h"
 #include "vfio.h"
+#include <assert.h>
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -12,6 +13,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -20,7 +24,9 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/landlock.h>
+#include <linux/magic.h>
 #include <linux/mempolicy.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 
 struct vh_shared *vh_shared;
@@ -32,19 +38,49 @@ void shared_init(void)
 	vh_shared = p == MAP_FAILED ? calloc(1, sizeof(struct vh_shared)) : p;
 }
 
-/* The syscalls legacy no-IOMMU userspace uses to keep memory in place or to peek at it. */
-static const struct {
-	int nr;
+/* What seccomp refuses: syscalls legacy no-IOMMU userspace uses to keep memory in place or to peek
+ * at it, and their equivalents. arg >= 0: only when that argument has a bit of mask set. Each
+ * refusal traps with its index as SECCOMP_RET_DATA, so on_sigsys counts it by rule. */
+static const struct rule {
+	int nr, arg;
+	uint32_t mask;
 	const char *name;
 } refused[] = {
-	{ SYS_mprotect, "mprotect" },	      { SYS_pkey_mprotect, "pkey_mprotect" },
-	{ SYS_mlock, "mlock" },		      { SYS_mlock2, "mlock2" },
-	{ SYS_mlockall, "mlockall" },	      { SYS_munlock, "munlock" },
-	{ SYS_munlockall, "munlockall" },     { SYS_remap_file_pages, "remap_file_pages" },
-	{ SYS_process_vm_readv, "process_vm_readv" }, { SYS_process_vm_writev, "process_vm_writev" },
-	{ SYS_move_pages, "move_pages" },     { SYS_migrate_pages, "migrate_pages" },
+	{ SYS_mprotect, -1, 0, "mprotect" },
+	{ SYS_pkey_mprotect, -1, 0, "pkey_mprotect" },
+	{ SYS_mlock, -1, 0, "mlock" },
+	{ SYS_mlock2, -1, 0, "mlock2" },
+	{ SYS_mlockall, -1, 0, "mlockall" },
+	{ SYS_munlock, -1, 0, "munlock" },
+	{ SYS_munlockall, -1, 0, "munlockall" },
+	{ SYS_remap_file_pages, -1, 0, "remap_file_pages" },
+	{ SYS_process_vm_readv, -1, 0, "process_vm_readv" },
+	{ SYS_process_vm_writev, -1, 0, "process_vm_writev" },
+	{ SYS_move_pages, -1, 0, "move_pages" },
+	{ SYS_migrate_pages, -1, 0, "migrate_pages" },
+	/* The driver maps BARs and buffers, but never locked and never over an existing mapping. */
+	{ SYS_mmap, 3, MAP_LOCKED, "mmap(MAP_LOCKED)" },
+	{ SYS_mmap, 3, MAP_FIXED, "mmap(MAP_FIXED)" },
+	{ SYS_mremap, -1, 0, "mremap" },
+	/* io_uring opens files past the open watch, and REGISTER_BUFFERS is a long-term pin. */
+	{ SYS_io_uring_setup, -1, 0, "io_uring_setup" },
+	{ SYS_io_uring_enter, -1, 0, "io_uring_enter" },
+	{ SYS_io_uring_register, -1, 0, "io_uring_register" },
+	{ SYS_mbind, 5, MPOL_MF_MOVE | MPOL_MF_MOVE_ALL, "mbind(MPOL_MF_MOVE)" },
+	{ SYS_set_mempolicy, -1, 0, "set_mempolicy" },
+	{ SYS_get_mempolicy, 4, MPOL_F_ADDR, "get_mempolicy(MPOL_F_ADDR)" },
+	{ SYS_iopl, -1, 0, "iopl" },
+	{ SYS_ioperm, -1, 0, "ioperm" },
+	/* PERF_SAMPLE_PHYS_ADDR hands out physical addresses. */
+	{ SYS_perf_event_open, -1, 0, "perf_event_open" },
+	{ SYS_process_madvise, -1, 0, "process_madvise" },
+	/* Opens a file past the open watch. */
+	{ SYS_open_by_handle_at, -1, 0, "open_by_handle_at" },
 };
 #define NREFUSED (sizeof(refused) / sizeof(refused[0]))
+/* Data values past the table: a syscall of another ABI, which the table's numbers do not cover. */
+#define TRAP_X32 NREFUSED
+#define TRAP_ARCH (NREFUSED + 1)
 
 enum { OBS_VMPIN = 1, OBS_TAINT, OBS_PRESSURE, OBS_REFUSALS, OBS_LISTENER, OBS_PANIC };
 struct obs_req {
@@ -67,39 +103,68 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	ucontext_t *uc = ctx;
 
 	(void)sig;
-	vh_shared->trapped[si->si_syscall & 511]++;
+	vh_shared->trapped[(unsigned)si->si_errno % (sizeof(vh_shared->trapped) / sizeof(vh_shared->trapped[0]))]++;
 	uc->uc_mcontext.gregs[REG_RAX] = -EPERM;
 }
 
+#define EMIT(insn) (f[n++] = (struct sock_filter)insn)
+#define LOAD(field) EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(field)))
+#define TRAP(i) EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP | (uint32_t)(i)))
+
 static int install_seccomp(void)
 {
-	struct sock_filter f[4 + NREFUSED + 6];
+	struct sock_filter f[8 + 5 * NREFUSED + 8];
 	struct sock_fprog prog = { .filter = f };
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+	static const int watched[] = { SYS_open, SYS_openat, SYS_openat2, SYS_creat };
 	unsigned n = 0;
 	int listener;
 
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-	/* Each refused syscall traps to on_sigsys, which counts it and returns EPERM. */
-	for (unsigned i = 0; i < NREFUSED; i++)
-		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)refused[i].nr,
-						      (unsigned char)(NREFUSED - i + 3), 0);
-	/* Every open goes past the observer, which refuses /proc and counts it. */
-	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_open, 4, 0);
-	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 3, 0);
-	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 2, 0);
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP);
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
+	static_assert(TRAP_ARCH < sizeof(vh_shared->trapped) / sizeof(vh_shared->trapped[0]), "one counter per rule");
+	LOAD(offsetof(struct seccomp_data, arch));
+	EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
+	TRAP(TRAP_ARCH);
+	/* x32 numbers carry __X32_SYSCALL_BIT under the same arch: none of the table's numbers match them. */
+	LOAD(offsetof(struct seccomp_data, nr));
+	EMIT(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, __X32_SYSCALL_BIT, 0, 1));
+	TRAP(TRAP_X32);
+	for (unsigned i = 0; i < NREFUSED; i++) {
+		int arg = refused[i].arg;
+
+		LOAD(offsetof(struct seccomp_data, nr));
+		EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)refused[i].nr, 0, arg < 0 ? 1 : 3));
+		if (arg >= 0) {
+			/* The flag bits live in the argument's low word (little-endian). */
+			LOAD(offsetof(struct seccomp_data, args) + 8 * (unsigned)arg);
+			EMIT(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, refused[i].mask, 0, 1));
+		}
+		TRAP(i);
+	}
+	/* Every open goes past the observer, which resolves the path and refuses what the sandbox denies. */
+	LOAD(offsetof(struct seccomp_data, nr));
+	for (unsigned i = 0; i < sizeof(watched) / sizeof(watched[0]); i++)
+		EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)watched[i], (unsigned char)(sizeof(watched) / sizeof(watched[0]) - i), 0));
+	EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+	EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF));
 	prog.len = (unsigned short)n;
 	if (sigaction(SIGSYS, &sa, NULL))
 		return -errno;
 	listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
 	return listener < 0 ? -errno : listener;
 }
+
+/* The only paths the driver may open, for Landlock and for the open watch alike. */
+enum { RD_FILE, RD_DIR, RW_DEV, RW_DIR };
+static const struct {
+	const char *path;
+	int kind;
+} sandbox_paths[] = {
+	{ "/dev/vfio", RW_DIR },	 { "/dev/iommu", RW_DEV },	    { "/dev/liveupdate", RW_DEV },
+	{ "/dev/kmsg", RD_FILE },	 { "/sys/bus/pci", RW_DIR },	    { "/sys/devices", RW_DIR },
+	{ "/sys/module/vfio", RD_DIR },	 { "/sys/firmware/initrd", RD_FILE }, { "/kernel", RD_FILE },
+	{ "/next-kernel", RD_FILE },
+};
+#define NPATHS (sizeof(sandbox_paths) / sizeof(sandbox_paths[0]))
 
 static int landlock_allow(int rs, const char *path, uint64_t access)
 {
@@ -140,16 +205,11 @@ static int install_landlock(void)
 	rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (rs < 0)
 		return -errno;
-	err = err ?: landlock_allow(rs, "/dev/vfio", dir_rw);
-	err = err ?: landlock_allow(rs, "/dev/iommu", dev);
-	err = err ?: landlock_allow(rs, "/dev/liveupdate", dev);
-	err = err ?: landlock_allow(rs, "/dev/kmsg", file_r);
-	err = err ?: landlock_allow(rs, "/sys/bus/pci", dir_rw);
-	err = err ?: landlock_allow(rs, "/sys/devices", dir_rw);
-	err = err ?: landlock_allow(rs, "/sys/module/vfio", dir_r);
-	err = err ?: landlock_allow(rs, "/sys/firmware/initrd", file_r);
-	err = err ?: landlock_allow(rs, "/kernel", file_r);
-	err = err ?: landlock_allow(rs, "/next-kernel", file_r);
+	for (unsigned i = 0; i < NPATHS && !err; i++) {
+		int kind = sandbox_paths[i].kind;
+
+		err = landlock_allow(rs, sandbox_paths[i].path, kind == RD_FILE ? file_r : kind == RD_DIR ? dir_r : kind == RW_DEV ? dev : dir_rw);
+	}
 	if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		err = -errno;
 	if (!err && syscall(SYS_landlock_restrict_self, rs, 0))
@@ -364,37 +424,57 @@ out:
 	free(after);
 }
 
+/* What the open watch refuses, each counted with the first path as the driver wrote it. */
+enum { W_PROC, W_DEVMEM, W_PCI_CONFIG, W_PCI_RESOURCE, W_LANDLOCK, W_N };
+static const char *const watch_label[W_N] = {
+	[W_PROC] = "/proc",
+	[W_DEVMEM] = "/dev/mem",
+	[W_PCI_CONFIG] = "PCI sysfs config write",
+	[W_PCI_RESOURCE] = "PCI sysfs resourceN",
+	[W_LANDLOCK] = "what Landlock denies",
+};
+static uint32_t watch_refused[W_N];
+static char watch_first[W_N][160];
+
+static const char *trap_name(unsigned i)
+{
+	return i < NREFUSED ? refused[i].name : i == TRAP_X32 ? "x32 syscall" : "non-x86_64 syscall";
+}
+
 static void refusals(struct obs_rep *r)
 {
-	size_t o = 0;
+	size_t o = 0, cap = sizeof(r->text);
 	long total = 0;
 
 	r->text[0] = 0;
-	for (unsigned i = 0; i < NREFUSED; i++) {
-		uint32_t c = vh_shared->trapped[refused[i].nr & 511];
+	for (unsigned i = 0; i <= TRAP_ARCH; i++) {
+		uint32_t c = vh_shared->trapped[i];
+
 		if (!c)
 			continue;
 		total += c;
-		o += (size_t)snprintf(r->text + o, o < sizeof(r->text) ? sizeof(r->text) - o : 0, "%sseccomp refused %s x%u",
-				      o ? "; " : "", refused[i].name, c);
+		o += (size_t)snprintf(r->text + o, o < cap ? cap - o : 0, "%sseccomp refused %s x%u", o ? "; " : "", trap_name(i), c);
 	}
-	if (vh_shared->proc_refused) {
-		total += vh_shared->proc_refused;
-		snprintf(r->text + o, o < sizeof(r->text) ? sizeof(r->text) - o : 0, "%sopen watch refused /proc x%u (first %s)", o ? "; " : "",
-			 vh_shared->proc_refused, vh_shared->first_proc);
+	for (unsigned w = 0; w < W_N; w++) {
+		if (!watch_refused[w])
+			continue;
+		total += watch_refused[w];
+		o += (size_t)snprintf(r->text + o, o < cap ? cap - o : 0, "%sopen watch refused %s x%u (first %s)", o ? "; " : "", watch_label[w],
+				      watch_refused[w], watch_first[w]);
 	}
 	if (!total)
-		snprintf(r->text, sizeof(r->text), "none");
+		snprintf(r->text, cap, "none");
 	r->value = total;
 }
 
 static void serve(pid_t child, int req_r, int rep_w, int *listener)
 {
 	struct obs_req q;
-	struct obs_rep r = { 0 };
+	static struct obs_rep r;
 
 	if (read(req_r, &q, sizeof(q)) != sizeof(q))
 		return;
+	memset(&r, 0, sizeof(r));
 	if (q.op == OBS_VMPIN) {
 		r.value = vmpin_kb(child);
 	} else if (q.op == OBS_TAINT) {
@@ -418,32 +498,220 @@ static void serve(pid_t child, int req_r, int rep_w, int *listener)
 		return;
 }
 
+/* A string from the child's memory, read a page at a time so the read never crosses into an unmapped page. */
+static int child_string(int memfd, uint64_t addr, char *out, size_t cap)
+{
+	size_t got = 0;
+
+	while (got < cap - 1) {
+		size_t chunk = 4096 - ((addr + got) & 4095);
+		ssize_t n;
+
+		if (chunk > cap - 1 - got)
+			chunk = cap - 1 - got;
+		n = pread(memfd, out + got, chunk, (off_t)(addr + got));
+		if (n <= 0)
+			return -1;
+		if (memchr(out + got, 0, (size_t)n))
+			return 0;
+		got += (size_t)n;
+	}
+	out[cap - 1] = 0;
+	return 0;
+}
+
+/* Where the child's open lands, resolved by the observer as the kernel would resolve it. */
+struct target {
+	char canon[PATH_MAX]; /* canonical path of what was reached, with any unresolved rest appended */
+	int exists;           /* every component resolved */
+	int proc;             /* the walk entered procfs */
+	struct stat st;
+};
+
+static int same_file(int a, int b)
+{
+	struct stat x, y;
+
+	return !fstat(a, &x) && !fstat(b, &y) && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+static int in_procfs(int fd)
+{
+	struct statfs s;
+
+	return !fstatfs(fd, &s) && s.f_type == PROC_SUPER_MAGIC;
+}
+
+/* Component by component from the child's root, cwd or dirfd (opened through /proc/<pid>, which
+ * follows to the child's own file), following symlinks here so /dev/fd, //, /./ and .. all land
+ * where the kernel would; stops as soon as the walk is in procfs. */
+static void resolve(pid_t child, int dirfd, const char *raw, int follow_last, int in_root, struct target *t)
+{
+	static char rest[PATH_MAX * 2], tail[PATH_MAX * 2], link[PATH_MAX];
+	char pp[64], self[64];
+	int root, cur, hops = 0;
+	size_t pos = 0;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(pp, sizeof(pp), dirfd == AT_FDCWD ? "/proc/%d/cwd" : "/proc/%d/fd/%d", (int)child, dirfd);
+	cur = open(pp, O_PATH | O_CLOEXEC);
+	snprintf(pp, sizeof(pp), "/proc/%d/root", (int)child);
+	root = in_root ? dup(cur) : open(pp, O_PATH | O_CLOEXEC);
+	snprintf(rest, sizeof(rest), "%s", raw);
+	if (cur >= 0 && root >= 0 && rest[0] == '/') {
+		close(cur);
+		cur = dup(root);
+	}
+	while (cur >= 0 && root >= 0) {
+		char comp[NAME_MAX + 1];
+		size_t len;
+		int next;
+
+		if (in_procfs(cur)) {
+			t->proc = 1;
+			break;
+		}
+		while (rest[pos] == '/')
+			pos++;
+		len = strcspn(rest + pos, "/");
+		if (!len) {
+			t->exists = !fstat(cur, &t->st);
+			break;
+		}
+		snprintf(comp, sizeof(comp), "%.*s", (int)(len < NAME_MAX ? len : NAME_MAX), rest + pos);
+		pos += len;
+		if (!strcmp(comp, "."))
+			continue;
+		/* ".." never climbs above the child's root. */
+		if (!strcmp(comp, "..") && same_file(cur, root))
+			continue;
+		next = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			pos -= len;
+			break;
+		}
+		if (!fstat(next, &t->st) && S_ISLNK(t->st.st_mode) && (rest[pos + strspn(rest + pos, "/")] || follow_last) && hops++ < 40) {
+			ssize_t n = readlinkat(next, "", link, sizeof(link) - 1);
+
+			close(next);
+			if (n <= 0)
+				break;
+			link[n] = 0;
+			/* The link's target takes the link's place; an absolute one starts again at the root. */
+			snprintf(tail, sizeof(tail), "%s", rest + pos);
+			if ((size_t)n + strlen(tail) >= sizeof(rest))
+				break;
+			memcpy(rest, link, (size_t)n);
+			memcpy(rest + n, tail, strlen(tail) + 1);
+			pos = 0;
+			if (rest[0] == '/') {
+				close(cur);
+				cur = dup(root);
+			}
+			continue;
+		}
+		close(cur);
+		cur = next;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", cur);
+	{
+		ssize_t n = cur >= 0 ? readlink(self, t->canon, sizeof(t->canon) - 1) : -1;
+
+		t->canon[n > 0 ? n : 0] = 0;
+	}
+	if (!t->exists && !t->proc && rest[pos])
+		snprintf(t->canon + strlen(t->canon), sizeof(t->canon) - strlen(t->canon), "%s%s", t->canon[1] ? "/" : "",
+			 rest + pos + strspn(rest + pos, "/"));
+	if (cur >= 0)
+		close(cur);
+	if (root >= 0)
+		close(root);
+}
+
+static int beneath(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(path, dir, n) && (path[n] == '/' || !path[n]);
+}
+
+/* Which guard's rule the open breaks, W_N for none. */
+static int judge_open(const struct target *t, int flags)
+{
+	const char *base = strrchr(t->canon, '/') ? strrchr(t->canon, '/') + 1 : t->canon;
+	int write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+	char real[PATH_MAX];
+	unsigned nr;
+
+	if (t->proc)
+		return W_PROC;
+	/* By device number, so another name for the node is caught; by name where the kernel has none. */
+	if ((t->exists && S_ISCHR(t->st.st_mode) && major(t->st.st_rdev) == 1 &&
+	     (minor(t->st.st_rdev) == 1 || minor(t->st.st_rdev) == 2 || minor(t->st.st_rdev) == 4)) ||
+	    !strcmp(t->canon, "/dev/mem") || !strcmp(t->canon, "/dev/kmem") || !strcmp(t->canon, "/dev/port"))
+		return W_DEVMEM;
+	/* Config space and BARs belong to VFIO: through sysfs they bypass it. Reading config is how a
+	 * driver looks before it opens the device. */
+	if (beneath(t->canon, "/sys/devices") && strstr(t->canon, "/pci")) {
+		if (!strcmp(base, "config") && write)
+			return W_PCI_CONFIG;
+		if (!strncmp(base, "resource", 8) && sscanf(base + 8, "%u", &nr) == 1)
+			return W_PCI_RESOURCE;
+	}
+	/* Landlock checks neither O_PATH nor a file that is not there (ENOENT comes first), unless created. */
+	if ((flags & O_PATH) || (!t->exists && !(flags & O_CREAT)))
+		return W_N;
+	if (!t->exists)
+		return W_LANDLOCK;
+	for (unsigned i = 0; i < NPATHS; i++) {
+		int kind = sandbox_paths[i].kind;
+
+		if (!realpath(sandbox_paths[i].path, real) || !beneath(t->canon, real))
+			continue;
+		return write && (kind == RD_FILE || kind == RD_DIR) ? W_LANDLOCK : W_N;
+	}
+	return W_LANDLOCK;
+}
+
 static void watch_open(pid_t child, int listener, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
 {
-	char path[256] = "", mem[32];
+	char path[PATH_MAX] = "", mem[32];
+	struct open_how how = { 0 };
+	struct target t;
 	uint64_t addr;
-	int fd;
+	int fd, dirfd = AT_FDCWD, w;
 
 	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req))
 		return;
-	addr = req->data.nr == SYS_open ? req->data.args[0] : req->data.args[1];
+	addr = req->data.nr == SYS_open || req->data.nr == SYS_creat ? req->data.args[0] : req->data.args[1];
+	if (req->data.nr == SYS_open)
+		how.flags = req->data.args[1];
+	else if (req->data.nr == SYS_creat)
+		how.flags = O_CREAT | O_WRONLY | O_TRUNC;
+	else if (req->data.nr == SYS_openat)
+		how.flags = req->data.args[2];
+	if (req->data.nr == SYS_openat || req->data.nr == SYS_openat2)
+		dirfd = (int)req->data.args[0];
 	snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)child);
 	fd = open(mem, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		if (pread(fd, path, sizeof(path) - 1, (off_t)addr) < 0)
+		if (child_string(fd, addr, path, sizeof(path)))
 			path[0] = 0;
+		if (req->data.nr == SYS_openat2 && pread(fd, &how, sizeof(how), (off_t)req->data.args[2]) != (ssize_t)sizeof(how))
+			memset(&how, 0, sizeof(how));
 		close(fd);
 	}
-	path[sizeof(path) - 1] = 0;
+	resolve(child, dirfd, path, !(how.flags & O_NOFOLLOW) && !((how.flags & O_CREAT) && (how.flags & O_EXCL)), !!(how.resolve & RESOLVE_IN_ROOT), &t);
+	w = judge_open(&t, (int)how.flags);
 	resp->id = req->id;
 	resp->val = 0;
-	if (!strncmp(path, "/proc", 5) && (path[5] == '/' || !path[5])) {
-		if (!vh_shared->proc_refused++)
-			snprintf(vh_shared->first_proc, sizeof(vh_shared->first_proc), "%s", path);
+	if (w < W_N) {
+		if (!watch_refused[w]++)
+			snprintf(watch_first[w], sizeof(watch_first[w]), "%s", path);
 		resp->error = -EACCES;
 		resp->flags = 0;
 	} else {
-		/* Not /proc: let the kernel (and Landlock) decide. */
+		/* Nothing the sandbox denies: let the kernel (and Landlock) decide. */
 		resp->error = 0;
 		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 	}

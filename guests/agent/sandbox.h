@@ -9,9 +9,7 @@
 /* Counters shared by the observer and the sandboxed child (MAP_SHARED, set up before fork). */
 struct vh_shared {
 	int ktap_counter, ktap_failures, ktap_lines;
-	uint32_t trapped[512];   /* seccomp refusals by syscall number */
-	uint32_t proc_refused;   /* opens of /proc paths refused by the open watch */
-	char first_proc[128];
+	uint32_t trapped[64];    /* seccomp refusals by rule (the filter's SECCOMP_RET_DATA) */
 	char sandbox_error[192]; /* why the sandbox could not be set up, if it could not */
 };
 

@@ -74,3 +74,38 @@ describe('judgeControl', () => {
     expect(judgeControl(irqOn, r).skip).toBe(why);
   });
 });
+
+describe('controls', () => {
+  it('every cheat is named once and each new sandbox class has its own control', () => {
+    const names = controls.map((c) => c.cheat);
+    expect(new Set(names).size).toBe(names.length);
+    for (const cheat of ['map-locked', 'remap', 'io-uring', 'mempolicy', 'ioport', 'perf-event', 'process-madvise', 'x32', 'dev-mem', 'pci-sysfs', 'proc-alias', 'landlock']) {
+      expect(names).toContain(cheat);
+    }
+  });
+
+  // The agent's refusal text for each sandbox control, as guests/agent/sandbox.c writes it.
+  const said: Record<string, string> = {
+    'map-locked': 'seccomp refused mmap(MAP_LOCKED) x1',
+    remap: 'seccomp refused mmap(MAP_FIXED) x1; seccomp refused mremap x1',
+    'io-uring': 'seccomp refused io_uring_setup x1',
+    mempolicy: 'seccomp refused mbind(MPOL_MF_MOVE) x1; seccomp refused set_mempolicy x1; seccomp refused get_mempolicy(MPOL_F_ADDR) x1',
+    ioport: 'seccomp refused iopl x1; seccomp refused ioperm x1',
+    'perf-event': 'seccomp refused perf_event_open x1',
+    'process-madvise': 'seccomp refused process_madvise x1',
+    x32: 'seccomp refused x32 syscall x1',
+    'dev-mem': 'open watch refused /dev/mem x1 (first /dev/mem)',
+    'pci-sysfs':
+      'open watch refused PCI sysfs config write x1 (first /sys/bus/pci/devices/0000:00:02.0/config); open watch refused PCI sysfs resourceN x1 (first /sys/bus/pci/devices/0000:00:02.0/resource0)',
+    'proc-alias': 'open watch refused /proc x4 (first proc/self/pagemap)',
+    landlock: 'open watch refused what Landlock denies x1 (first /init)',
+  };
+
+  for (const [cheat, seen] of Object.entries(said)) {
+    it(`${cheat} is caught by its own guard's words, and not by another control's`, () => {
+      const c = controls.find((k) => k.cheat === cheat)!;
+      expect(judgeControl(c, result(false, seen)).caught).toBe(true);
+      for (const [other, words] of Object.entries(said)) if (other !== cheat) expect(judgeControl(c, result(false, words)).caught).toBe(false);
+    });
+  }
+});
