@@ -103,7 +103,7 @@ describe('no vacuous ok', () => {
     const r = judge(noiommuDma, { resultLines: twice, console: cleanConsole, exit: exit0 });
     expect(r.status).toBe('error');
     expect(r.phase).toBe('case');
-    expect(r.reason).toBe('the agent reported ioas_map twice in stage 1: "ok 19 ioas_map"');
+    expect(r.reason).toBe('the agent reported ioas_map twice in stage 1: "ok 20 ioas_map"');
   });
 
   it('fails a run whose console has a kernel WARNING splat, with the whole splat in the diagnostic', () => {
