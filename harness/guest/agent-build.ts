@@ -2,8 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { execa } from 'execa';
-import { InfraError } from '../errors.ts';
+import { run } from '../proc.ts';
 import { agentSrcDir, cacheDir } from '../paths.ts';
 import { agentBuildNeeds, ensureHostNeeds } from '../host-deps.ts';
 import type { Kernel } from '../kernel/build.ts';
@@ -32,11 +31,7 @@ export async function buildAgent(kernel: Kernel): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const sources = agentSources().filter((f) => f.endsWith('.c'));
   const tmp = `${out}.${process.pid}.tmp`;
-  const res = await execa('gcc', [...cflags, '-I', join(kernel.headers, 'include'), '-o', tmp, ...sources], { all: true, reject: false });
-  if (res.exitCode !== 0) {
-    const first = String(res.all).split('\n').find((l) => /error/.test(l)) ?? String(res.all).split('\n')[0];
-    throw new InfraError(`guest agent build failed: ${first}`);
-  }
+  await run('gcc', [...cflags, '-I', join(kernel.headers, 'include'), '-o', tmp, ...sources], { failure: 'guest agent build failed' });
   renameSync(tmp, out);
   return out;
 }

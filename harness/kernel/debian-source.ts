@@ -2,8 +2,8 @@
 // and state folder, leaving the system's apt setup untouched; unpacks it into the cache.
 import { mkdirSync, writeFileSync, existsSync, readdirSync, rmSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { InfraError, UsageError } from '../errors.ts';
+import { pipeline, run } from '../proc.ts';
 import { note } from '../progress.ts';
 import { debianMirror, systemAptEntries } from './apt-mirror.ts';
 import { withLock } from './lock.ts';
@@ -42,14 +42,9 @@ async function prepareApt(state: string): Promise<string[]> {
   const stamp = join(state, 'updated');
   const fresh = existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < 24 * 3600 * 1000 && process.env.VFIO_HANDOVER_REFRESH !== '1';
   if (fresh) return opts;
-  const upd = await execa('apt-get', [...opts, '-q', 'update'], { all: true, reject: false });
-  if (upd.exitCode !== 0) throw new InfraError(`apt-get update for ${suite} failed: ${lastLine(upd.all)}`);
+  await run('apt-get', [...opts, '-q', 'update'], { shown: 'apt-get update', failure: `fetching the ${suite} package lists failed` });
   writeFileSync(stamp, '');
   return opts;
-}
-
-function lastLine(text: unknown): string {
-  return String(text ?? '').trim().split('\n').filter((l) => !l.startsWith('W:')).pop() ?? '';
 }
 
 /** Ensures linux-source-<series> is downloaded and unpacked; returns its tree. */
@@ -63,9 +58,9 @@ export async function debianKernelSource(series: string, cache: string): Promise
 async function fetchSource(series: string, cache: string, state: string): Promise<DebianSource> {
   const opts = await prepareApt(state);
   const pkg = `linux-source-${series}`;
-  const show = await execa('apt-cache', [...opts, 'show', '--no-all-versions', pkg], { reject: false, all: true });
-  const version = /^Version:\s*(\S+)/m.exec(String(show.stdout))?.[1];
-  if (show.exitCode !== 0 || !version) throw new UsageError(`Debian has no ${pkg} in ${suite}: ${lastLine(show.all)}`);
+  const show = await run('apt-cache', [...opts, 'show', '--no-all-versions', pkg], { shown: 'apt-cache show', failure: `Debian has no ${pkg} in ${suite}`, usage: true });
+  const version = /^Version:\s*(\S+)/m.exec(show.stdout)?.[1];
+  if (!version) throw new UsageError(`Debian has no ${pkg} in ${suite}: apt-cache show named no version`);
 
   const tree = join(cache, 'src', `${pkg}_${version}`);
   const done = join(tree, '.unpacked');
@@ -76,8 +71,7 @@ async function fetchSource(series: string, cache: string, state: string): Promis
   let deb = readdirSync(dl).find((f) => f.startsWith(`${pkg}_${version.replace(/:/, '%3a')}_`));
   if (!deb) {
     note(`downloading ${pkg} ${version} from ${suite}`);
-    const got = await execa('apt-get', [...opts, '-q', 'download', `${pkg}=${version}`], { cwd: dl, all: true, reject: false });
-    if (got.exitCode !== 0) throw new InfraError(`apt-get download ${pkg} failed: ${lastLine(got.all)}`);
+    await run('apt-get', [...opts, '-q', 'download', `${pkg}=${version}`], { cwd: dl, shown: 'apt-get download', failure: `downloading ${pkg} failed` });
     deb = readdirSync(dl).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
     if (!deb) throw new InfraError(`apt-get download ${pkg} left no .deb in ${dl}`);
   }
@@ -87,7 +81,8 @@ async function fetchSource(series: string, cache: string, state: string): Promis
   mkdirSync(tmp, { recursive: true });
   const debPath = join(dl, deb);
   // The .deb carries one tarball of the tree; stream it out and unpack in one pass.
-  await execa('sh', ['-c', `dpkg-deb --fsys-tarfile "$1" | tar -xO ./usr/src/${pkg}.tar.xz | tar -xJ`, 'sh', debPath], { cwd: tmp });
+  const stages: [string, string[]][] = [['dpkg-deb', ['--fsys-tarfile', debPath]], ['tar', ['-xO', `./usr/src/${pkg}.tar.xz`]], ['tar', ['-xJ']]];
+  await pipeline(stages, { cwd: tmp, failure: `unpacking ${pkg} ${version} failed` });
   rmSync(tree, { recursive: true, force: true });
   renameSync(tmp, tree);
   writeFileSync(done, `${version}\n`);

@@ -3,8 +3,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve, basename } from 'node:path';
-import { execa } from 'execa';
-import { UsageError, InfraError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
+import { run, type ProcOptions } from '../proc.ts';
 import { note } from '../progress.ts';
 import { withLock } from './lock.ts';
 import { loadFragment, type Fragment } from './fragments.ts';
@@ -44,12 +44,15 @@ export function touchedFiles(series: Series): string[] {
   return [...out];
 }
 
-const git = (cwd: string, args: string[]) =>
-  execa('git', ['-c', 'user.name=vfio-handover', '-c', 'user.email=vfio-handover@localhost', '-c', 'core.autocrlf=false', ...args], {
-    cwd,
-    all: true,
-    reject: false,
-  });
+const git = (cwd: string, args: string[], opts: ProcOptions) =>
+  run('git', ['-c', 'user.name=vfio-handover', '-c', 'user.email=vfio-handover@localhost', '-c', 'core.autocrlf=false', ...args], { cwd, shown: `git ${args[0]}`, ...opts });
+
+/** git am's own words: which patch failed and why ("0001 subject: patch failed: file:line"). */
+function amReason(out: string): string {
+  const which = /Patch failed at (\d+ .*)/.exec(out)?.[1] ?? 'a patch';
+  const why = out.split('\n').find((l) => /^error: /.test(l))?.replace(/^error: /, '') ?? out.trim().split('\n')[0];
+  return `${which}: ${why}`;
+}
 
 /** Returns the patched tree, made once per (base, series) and cached. */
 export async function patchedTree(base: string, baseLabel: string, series: Series, cache: string): Promise<string> {
@@ -66,22 +69,16 @@ export async function patchedTree(base: string, baseLabel: string, series: Serie
     // The base's object folders (.vh-build-*) stay behind: a build seeds from them explicitly.
     const entries = readdirSync(base).filter((e) => !e.startsWith('.vh-build-')).map((e) => join(base, e));
     mkdirSync(tmp);
-    const cp = await execa('cp', ['-a', '--reflink=auto', ...entries, tmp], { reject: false, all: true });
-    if (cp.exitCode !== 0) throw new InfraError(`copying ${base} for patching failed: ${String(cp.all).split('\n')[0]}`);
+    await run('cp', ['-a', '--reflink=auto', ...entries, tmp], { failure: `copying ${base} for patching failed` });
     // A build tree must be pristine for O= builds; the copy takes none of the base's git state.
     rmSync(join(tmp, '.git'), { recursive: true, force: true });
     const steps: string[][] = [['init', '-q'], ['add', '-f', '--', ...touchedFiles(series).filter((f) => existsSync(join(tmp, f)))], ['commit', '-q', '--allow-empty', '-m', `base: ${baseLabel}`]];
-    for (const s of steps) {
-      const r = await git(tmp, s);
-      if (r.exitCode !== 0) throw new InfraError(`git ${s[0]} in the scratch tree failed: ${String(r.all).trim().split('\n').pop()}`);
-    }
-    const am = await git(tmp, ['am', '--quiet', ...series.files]);
-    if (am.exitCode !== 0) {
-      const out = String(am.all);
-      const which = /Patch failed at (\d+ .*)/.exec(out)?.[1] ?? 'a patch';
-      const why = out.split('\n').find((l) => /^error: /.test(l))?.replace(/^error: /, '') ?? out.trim().split('\n')[0];
+    for (const s of steps) await git(tmp, s, { failure: `git ${s[0]} in the scratch tree failed` });
+    try {
+      await git(tmp, ['am', '--quiet', ...series.files], { usage: true, reason: amReason, failure: `patch series ${series.path} does not apply to ${baseLabel}` });
+    } catch (e) {
       rmSync(dir, { recursive: true, force: true });
-      throw new UsageError(`patch series ${series.path} does not apply to ${baseLabel}: ${which}: ${why}`);
+      throw e;
     }
     renameSync(tmp, tree);
     writeFileSync(done, `${series.path}\n`);

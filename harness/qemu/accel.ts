@@ -1,7 +1,7 @@
 // KVM when /dev/kvm opens and a KVM guest really runs, else TCG; the reason goes in every report.
 import { closeSync, constants, openSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { UsageError } from '../errors.ts';
+import { capture } from '../proc.ts';
 import type { Arch } from './arch.ts';
 
 export type AccelName = 'kvm' | 'tcg';
@@ -15,28 +15,13 @@ export function accelArgs(a: AccelName): string[] {
 }
 
 /** Boots the kernel under KVM until it prints its banner; nested setups can open /dev/kvm yet never run a guest. */
-function probeKvm(qemu: string, arch: Arch, kernel: string, seconds: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const args = ['-M', arch.machine, ...accelArgs('kvm'), '-m', '128M', '-nodefaults', '-no-user-config', '-display', 'none',
-      '-monitor', 'none', '-no-reboot', '-serial', 'stdio', '-kernel', kernel, '-append', `console=${arch.console} panic=-1`];
-    const p = spawn(qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    let settled = false;
-    const finish = (why: string | undefined) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      p.kill('SIGKILL');
-      resolve(why);
-    };
-    const timer = setTimeout(() => finish(`KVM guest printed nothing in ${seconds} s`), seconds * 1000);
-    p.stdout.on('data', (c: Buffer) => {
-      if (c.toString().includes('Linux version')) finish(undefined);
-    });
-    p.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    p.on('error', (e) => finish(e.message));
-    p.on('close', () => finish(`QEMU with KVM exited: ${err.trim().split('\n')[0] ?? ''}`));
-  });
+async function probeKvm(qemu: string, arch: Arch, kernel: string, seconds: number): Promise<string | undefined> {
+  const args = ['-M', arch.machine, ...accelArgs('kvm'), '-m', '128M', '-nodefaults', '-no-user-config', '-display', 'none',
+    '-monitor', 'none', '-no-reboot', '-serial', 'stdio', '-kernel', kernel, '-append', `console=${arch.console} panic=-1`];
+  const r = await capture(qemu, args, { until: (line) => line.includes('Linux version'), timeoutMs: seconds * 1000 });
+  if (r.stopped) return undefined;
+  if (r.timedOut) return `KVM guest printed nothing in ${seconds} s`;
+  return `QEMU with KVM exited: ${r.line || r.how}`;
 }
 
 export async function chooseAccel(qemu: string, arch: Arch, kernel: string, forced = process.env.VFIO_HANDOVER_ACCEL): Promise<Accel> {
