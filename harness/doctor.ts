@@ -2,10 +2,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { allCases } from '../cases/index.ts';
 import { onPath } from './host-deps.ts';
+import { capture } from './proc.ts';
 import { chooseAccel } from './qemu/accel.ts';
+import { qemuVersion } from './qemu/binary.ts';
 import type { Arch } from './qemu/arch.ts';
 import type { Kernel } from './kernel/build.ts';
 import { allFragments, describeMiss, missingSymbols, parseConfig } from './kernel/fragments.ts';
@@ -17,18 +18,18 @@ export interface Finding {
 }
 
 export async function qemuDevices(qemu: string): Promise<Set<string>> {
-  const r = await execa(qemu, ['-device', 'help'], { reject: false });
-  return new Set([...String(r.stdout).matchAll(/^name "([^"]+)"/gm)].map((m) => m[1]!));
+  const r = await capture(qemu, ['-device', 'help']);
+  return new Set([...r.stdout.matchAll(/^name "([^"]+)"/gm)].map((m) => m[1]!));
 }
 
 export async function staticGccWorks(): Promise<Finding> {
   const dir = mkdtempSync(join(tmpdir(), 'vh-doctor-'));
   try {
     writeFileSync(join(dir, 'a.c'), 'int main(void) { return 0; }\n');
-    const r = await execa('gcc', ['-static', '-o', join(dir, 'a'), join(dir, 'a.c')], { reject: false, all: true });
-    return r.exitCode === 0
+    const r = await capture('gcc', ['-static', '-o', join(dir, 'a'), join(dir, 'a.c')]);
+    return r.ok
       ? { ok: true, what: 'static gcc', detail: 'builds a static binary' }
-      : { ok: false, what: 'static gcc', detail: `fails (${String(r.all).split('\n')[0]}): apt-get install gcc libc6-dev` };
+      : { ok: false, what: 'static gcc', detail: `fails (${r.why}): apt-get install gcc libc6-dev` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -37,9 +38,9 @@ export async function staticGccWorks(): Promise<Finding> {
 export async function diagnose(qemu: string | undefined, arch: Arch, kernel: Kernel | undefined): Promise<Finding[]> {
   const out: Finding[] = [];
   if (!qemu) {
-    out.push({ ok: false, what: 'QEMU', detail: `${arch.qemu} not found: apt-get install qemu-system-x86` });
+    out.push({ ok: false, what: 'QEMU', detail: `${arch.qemu} not found: apt-get install ${arch.qemuPackage}` });
   } else {
-    const version = String((await execa(qemu, ['--version'], { reject: false })).stdout).split('\n')[0];
+    const version = await qemuVersion(qemu);
     out.push({ ok: true, what: 'QEMU', detail: `${qemu}: ${version}` });
     const have = await qemuDevices(qemu);
     const wanted = [...new Set(allCases.flatMap((c) => c.devices.map((d) => d.model)))];

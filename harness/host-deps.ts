@@ -1,8 +1,9 @@
 // Host tools each job needs, the Debian package that provides each, and installing what is missing.
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { execa } from 'execa';
 import { UsageError } from './errors.ts';
+import { capture, run } from './proc.ts';
+import { hostArch } from './qemu/arch.ts';
 import { note } from './progress.ts';
 
 export interface HostNeed {
@@ -28,10 +29,10 @@ export const kernelBuildNeeds: HostNeed[] = [
 
 export const agentBuildNeeds: HostNeed[] = [
   { what: 'gcc', pkg: 'gcc' },
-  { what: '/usr/lib/x86_64-linux-gnu/libc.a', pkg: 'libc6-dev' },
+  { what: hostArch().staticLibc, pkg: 'libc6-dev' },
 ];
 
-export const qemuNeeds: HostNeed[] = [{ what: 'qemu-system-x86_64', pkg: 'qemu-system-x86' }];
+export const qemuNeeds: HostNeed[] = [{ what: hostArch().qemu, pkg: hostArch().qemuPackage }];
 
 /** The guest shell's busybox, a static binary the initramfs can carry. */
 export const shellNeeds: HostNeed[] = [{ what: '/bin/busybox', pkg: 'busybox-static' }];
@@ -70,15 +71,12 @@ export async function ensureHostNeeds(needs: HostNeed[], purpose: string): Promi
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   // Parallel runs may install at once: wait for dpkg's lock rather than fail on it.
   const lock = ['-o', 'DPkg::Lock::Timeout=300'];
-  const install = () => execa('apt-get', [...lock, 'install', '-y', '-q', '--no-install-recommends', ...missing], { env, all: true, reject: false });
-  let res = await install();
-  if (res.exitCode !== 0) {
-    await execa('apt-get', [...lock, 'update', '-q'], { env, reject: false });
-    res = await install();
+  const install = ['apt-get', [...lock, 'install', '-y', '-q', '--no-install-recommends', ...missing]] as const;
+  // Stale package lists are the usual reason an install fails: refreshed once, then tried again.
+  if (!(await capture(...install, { env })).ok) {
+    await capture('apt-get', [...lock, 'update', '-q'], { env });
+    await run(...install, { env, usage: true, shown: 'apt-get install', failure: `could not install ${missing.join(' ')} for ${purpose}` });
   }
-  const still = needs.filter((n) => !present(n));
-  if (res.exitCode !== 0 || still.length > 0) {
-    const last = String(res.all ?? '').trim().split('\n').pop() ?? '';
-    throw new UsageError(`could not install ${missing.join(' ')} for ${purpose}: ${last}`);
-  }
+  const still = needs.filter((n) => !present(n)).map((n) => n.what);
+  if (still.length > 0) throw new UsageError(`could not install ${missing.join(' ')} for ${purpose}: still missing after apt-get install: ${still.join(' ')}`);
 }

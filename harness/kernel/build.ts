@@ -2,8 +2,9 @@
 import { existsSync, mkdirSync, writeFileSync, readFileSync, copyFileSync, rmSync, renameSync, utimesSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { InfraError } from '../errors.ts';
+import { run } from '../proc.ts';
+import { hostArch } from '../qemu/arch.ts';
 import { note, status, endStatus } from '../progress.ts';
 import { describeMiss, fragmentsHash, missingSymbols, parseConfig, type Fragment } from './fragments.ts';
 import { withLock } from './lock.ts';
@@ -25,6 +26,18 @@ export interface Kernel {
   objects?: string;
   /** The source tree it was built from (with its scripts/checkpatch.pl). */
   source?: string;
+  /** What its build recorded when it ran (absent for a prebuilt image): uname -r, how long, seeded or not. */
+  release?: string;
+  seconds?: number;
+  /** Started from the unpatched build's objects rather than from nothing. */
+  seeded?: boolean;
+}
+
+/** meta.json beside a cached build: what the build recorded when it ran. */
+interface BuildRecord {
+  release?: string;
+  seconds?: number;
+  seeded?: boolean;
 }
 
 /** Bump when the recipe changes in a way that changes the output. */
@@ -60,7 +73,10 @@ function objectsDir(req: BuildRequest, key: string): string {
 
 function kernelFrom(dir: string, req: BuildRequest, key: string): Kernel {
   const { spec, version } = req;
-  return { spec, version, key, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), headers: join(dir, 'headers'), objects: objectsDir(req, key), source: req.tree };
+  const meta = join(dir, 'meta.json');
+  const { release, seconds, seeded } = existsSync(meta) ? (JSON.parse(readFileSync(meta, 'utf8')) as BuildRecord) : {};
+  const files = { bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), headers: join(dir, 'headers') };
+  return { spec, version, key, ...files, objects: objectsDir(req, key), source: req.tree, release, seconds, seeded };
 }
 
 export async function buildKernel(req: BuildRequest): Promise<Kernel> {
@@ -86,7 +102,7 @@ export async function buildKernel(req: BuildRequest): Promise<Kernel> {
     rmSync(join(dir, 'headers'), { recursive: true, force: true });
     renameSync(hdr, join(dir, 'headers'));
     // Copied only when it changed: an unchanged tree keeps its image, and so its cached initramfs.
-    copyIfChanged(join(out, 'arch/x86/boot/bzImage'), join(dir, 'bzImage'));
+    copyIfChanged(join(out, hostArch().kernelImage), join(dir, 'bzImage'));
     copyFileSync(join(out, '.config'), join(dir, 'config'));
     const release = readFileSync(join(out, 'include/config/kernel.release'), 'utf8').trim();
     const seconds = Math.round((Date.now() - t0) / 1000);
@@ -104,8 +120,7 @@ async function seedObjects(seed: string, req: BuildRequest, out: string): Promis
   note(`kernel ${req.spec}: starting from the objects in ${seed}`);
   rmSync(`${out}.tmp`, { recursive: true, force: true });
   // -a keeps the objects' times, which is what lets make tell them from the changed sources.
-  const cp = await execa('cp', ['-a', '--reflink=auto', seed, `${out}.tmp`], { reject: false, all: true });
-  if (cp.exitCode !== 0) throw new InfraError(`copying objects from ${seed} failed: ${String(cp.all).split('\n')[0]}`);
+  await run('cp', ['-a', '--reflink=auto', seed, `${out}.tmp`], { failure: `copying objects from ${seed} failed` });
   renameSync(`${out}.tmp`, out);
   // The patched copy may predate the seed's objects: its changed files must look newer to make.
   const now = new Date();
@@ -124,12 +139,7 @@ function copyIfChanged(from: string, to: string): void {
 async function configure(req: BuildRequest, out: string, make: Make, key: string): Promise<void> {
   note(`kernel ${req.spec} (${req.version}, fragments ${key.split('-').pop()}): configuring`);
   await make(['allnoconfig'], 'allnoconfig');
-  const merge = await execa(
-    join(req.tree, 'scripts/kconfig/merge_config.sh'),
-    ['-m', '-O', out, join(out, '.config'), ...req.fragments.map((f) => f.path)],
-    { cwd: req.tree, all: true, reject: false },
-  );
-  if (merge.exitCode !== 0) throw new InfraError(`merge_config.sh failed: ${String(merge.all).trim().split('\n').pop()}`);
+  await run(join(req.tree, 'scripts/kconfig/merge_config.sh'), ['-m', '-O', out, join(out, '.config'), ...req.fragments.map((f) => f.path)], { cwd: req.tree });
   await make(['olddefconfig'], 'olddefconfig');
   const config = parseConfig(readFileSync(join(out, '.config'), 'utf8'));
   const misses = missingSymbols(config, req.fragments);
@@ -137,26 +147,15 @@ async function configure(req: BuildRequest, out: string, make: Make, key: string
 }
 
 async function runMake(tree: string, out: string, args: string[], label: string, t0: number): Promise<void> {
-  const proc = execa('make', ['-C', tree, `O=${out}`, ...args], { all: true, reject: false, buffer: { all: false } });
-  const tail: string[] = [];
   let objects = 0;
-  proc.all?.setEncoding('utf8');
-  let partial = '';
-  proc.all?.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      tail.push(line);
-      if (tail.length > 40) tail.shift();
-      if (/^\s+(CC|AS|LD|AR)\b/.test(line)) objects++;
-    }
-    const secs = Math.round((Date.now() - t0) / 1000);
-    status(`kernel: make ${label}: ${objects} objects, ${secs} s`);
-  });
-  const res = await proc;
-  endStatus();
-  if (res.exitCode !== 0) {
-    const err = tail.find((l) => /error:|Error \d/.test(l)) ?? tail.at(-1) ?? '';
-    throw new InfraError(`kernel build failed in make ${label}: ${err.trim()}`);
+  const onLine = (line: string) => {
+    if (!/^\s+(CC|AS|LD|AR)\b/.test(line)) return;
+    objects++;
+    status(`kernel: make ${label}: ${objects} objects, ${Math.round((Date.now() - t0) / 1000)} s`);
+  };
+  try {
+    await run('make', ['-C', tree, `O=${out}`, ...args], { onLine, shown: `make ${label}`, failure: 'kernel build failed' });
+  } finally {
+    endStatus();
   }
 }

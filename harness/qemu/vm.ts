@@ -40,10 +40,6 @@ function hookExit(): void {
   }
 }
 
-export function liveVmCount(): number {
-  return live.size;
-}
-
 export class Vm {
   private constructor(
     private readonly proc: ChildProcess,
@@ -51,12 +47,6 @@ export class Vm {
     private readonly socket: string,
     private readonly qmpSocket?: string,
   ) {}
-
-  readonly startedAt = Date.now();
-
-  get pid(): number | undefined {
-    return this.proc.pid;
-  }
 
   static async start(spec: VmSpec, h: VmHandlers): Promise<Vm> {
     hookExit();
@@ -85,6 +75,7 @@ export class Vm {
     const setpriv = onPath('setpriv');
     const argv = qemuArgv(spec);
     const [cmd, args] = setpriv ? [setpriv, ['--pdeathsig', 'SIGKILL', '--', spec.qemu, ...argv]] : [spec.qemu, argv];
+    // spawn, not proc.ts/execa: QEMU lives as long as its case, streams to handlers and is killed as a process group.
     const proc = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(proc);
     let stderr = '';
