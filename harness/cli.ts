@@ -1,121 +1,48 @@
-// vfio-handover: the command line. Parses, dispatches, maps outcomes to exit codes; never a stack trace.
-import { parseArgs } from 'node:util';
-import { allCases, pickCases } from '../cases/index.ts';
-import { claims } from '../kernels/capabilities.ts';
+// vfio-handover: the command line. Picks the command, which parses and checks its own options,
+// runs it, and maps outcomes to exit codes; never a stack trace.
 import { ExitCode, InfraError, UsageError } from './errors.ts';
-import { ensureHostNeeds, onPath, qemuNeeds, shellNeeds } from './host-deps.ts';
-import { defaultKernelSpec, parseKernelSpec, resolveKernel } from './kernel/spec.ts';
-import { buildGuest } from './guest/initramfs.ts';
-import { chooseAccel } from './qemu/accel.ts';
-import { hostArch } from './qemu/arch.ts';
-import { diagnose } from './doctor.ts';
-import { runShell } from './shell.ts';
-import { note, endStatus } from './progress.ts';
-import { findQemu } from './session.ts';
-import { cmdRun } from './commands/run.ts';
-import { cmdBench } from './commands/bench.ts';
-import { cmdSelftest } from './commands/selftest.ts';
+import { endStatus } from './progress.ts';
+import { commands, commandsTaking } from './commands/index.ts';
+import { commandUsage, type AnyCommand, type Parsed } from './commands/options.ts';
 
-const usage = `usage: vfio-handover <command> [options]
-  run [CASE...]      run cases (default: the whole suite) and print TAP
-      --kernel SPEC  ${defaultKernelSpec}[+SERIES] (default ${defaultKernelSpec}) | tree:PATH | image:PATH[,config=PATH][,headers=DIR]
-      --patches PATH an mbox or a folder of patches, applied with git am onto a copy of the --kernel source
-      --next-kernel SPEC  the kernel stage 1 kexecs into (upgrade and downgrade paths)
-      --tap          TAP on stdout even on a terminal
-      --jobs N       VMs at once (default: from cores and free memory); output is the same either way
-      --shard I/N    run every Nth case starting at the Ith (CI matrices)
-      --results DIR  write results/<run-id> under DIR (default: results/)
-      --append WORDS extra guest kernel command-line words (they win over ours)
-      --timeout PHASE=S  seconds of silence allowed in a phase (qemu-start, boot, case, kexec, poweroff)
-      --bisect       for git bisect run: build failures and infrastructure errors exit 125
-      --require CLAIM  a SKIP for this kernel claim is a failure (${Object.keys(claims).join(', ')}); repeatable
-  selftest           run the negative controls: drivers that cheat on purpose; ok = caught
-  bench [--rounds K] [--skip-suite]
-                     the handover case against a bare boot, K interleaved rounds, and the suite
-                     serial against --jobs 2; ratios, not seconds
-  shell [CASE]       the case's VM, devices bound to vfio-pci, a busybox shell on the console
-  doctor             QEMU and its devices, KVM or why not, static gcc, the config check for --kernel SPEC
-  build              install the host packages runs need, build the kernel and guest for --kernel SPEC
-  list               list the cases`;
-
-async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      kernel: { type: 'string' },
-      tap: { type: 'boolean' },
-      results: { type: 'string' },
-      append: { type: 'string' },
-      require: { type: 'string', multiple: true },
-      timeout: { type: 'string', multiple: true },
-      bisect: { type: 'boolean' },
-      jobs: { type: 'string', short: 'j' },
-      shard: { type: 'string' },
-      rounds: { type: 'string' },
-      patches: { type: 'string' },
-      'next-kernel': { type: 'string' },
-      'skip-suite': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const [command, ...rest] = positionals;
-  if (values.help || command === 'help' || command === undefined) {
-    process.stdout.write(`${usage}\n`);
-    return command === undefined && !values.help ? ExitCode.usage : ExitCode.ok;
-  }
-  switch (command) {
-    case 'run':
-      return cmdRun(rest, values);
-    case 'selftest':
-      return cmdSelftest(values);
-    case 'bench':
-      return cmdBench(values);
-    case 'build': {
-      // Everything a run will need, installed now: parallel runs after this never race on apt.
-      await ensureHostNeeds([...qemuNeeds, ...shellNeeds], 'running VMs');
-      const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec, values.patches));
-      const guest = await buildGuest(kernel);
-      process.stdout.write(`kernel ${kernel.bzImage}\ninitramfs ${guest.initramfs}\n${kernel.source ? `source ${kernel.source}\n` : ''}`);
-      return ExitCode.ok;
-    }
-    case 'shell': {
-      const [c] = pickCases(rest.length ? rest : ['noiommu-dma']);
-      await ensureHostNeeds(shellNeeds, 'the guest shell');
-      const arch = hostArch();
-      const qemu = await findQemu(arch.qemu);
-      const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec, values.patches));
-      const guest = await buildGuest(kernel, undefined, '/bin/busybox');
-      const accel = await chooseAccel(qemu, arch, kernel.bzImage);
-      note(`${c!.name}'s VM on ${kernel.spec} (${accel.name.toUpperCase()}): devices bound to vfio-pci, busybox on the console; 'exit' or Ctrl-A X ends it`);
-      return (await runShell(c!, kernel, guest, accel, arch, qemu, values.append)) === 0 ? ExitCode.ok : ExitCode.infra;
-    }
-    case 'doctor': {
-      const arch = hostArch();
-      const qemu = process.env.VFIO_HANDOVER_QEMU ? onPath(process.env.VFIO_HANDOVER_QEMU) : onPath(arch.qemu);
-      const kernel = await resolveKernel(parseKernelSpec(values.kernel ?? defaultKernelSpec));
-      const findings = await diagnose(qemu, arch, kernel);
-      for (const f of findings) process.stdout.write(`${f.ok ? 'ok  ' : 'FAIL'}  ${f.what}: ${f.detail}\n`);
-      return findings.every((f) => f.ok) ? ExitCode.ok : ExitCode.usage;
-    }
-    case 'list':
-      for (const c of allCases) process.stdout.write(`${c.name.padEnd(16)} ${c.summary}\n`);
-      return ExitCode.ok;
-    default:
-      throw new UsageError(`unknown command '${command}': 'vfio-handover help' lists the commands`);
-  }
+function usage(): string {
+  const w = Math.max(...commands.map((c) => `${c.name} ${c.args ?? ''}`.length));
+  const rows = commands.map((c) => `  ${`${c.name} ${c.args ?? ''}`.padEnd(w)}  ${c.summary}`);
+  return ['usage: vfio-handover <command> [options]', ...rows, "'vfio-handover help COMMAND' or 'vfio-handover COMMAND -h': that command's options"].join('\n');
 }
 
-const bisect = process.argv.includes('--bisect');
+function commandNamed(name: string): AnyCommand {
+  const c = commands.find((x) => x.name === name);
+  if (!c) throw new UsageError(`unknown command '${name}': 'vfio-handover help' lists the commands`);
+  return c;
+}
+
+/** The command line checked, nothing started: a UsageError here is exit 2 with nothing on stdout. */
+function parse(argv: string[]): Parsed {
+  const [first, ...rest] = argv;
+  const print = (text: string, code: number): Parsed => ({ bisect: false, run: async () => (process.stdout.write(`${text}\n`), code) });
+  if (first === undefined) return print(usage(), ExitCode.usage);
+  if (first === 'help' || first === '-h' || first === '--help') return print(rest[0] ? commandUsage(commandNamed(rest[0])) : usage(), ExitCode.ok);
+  if (first.startsWith('-')) throw new UsageError(`options come after the command (vfio-handover COMMAND [options]), not before: '${first}'`);
+  return commandNamed(first).parse(rest, commandsTaking);
+}
+
+let bisect = false;
 /** git bisect run: 125 means "cannot test this commit", so infrastructure must not read as bad. */
 const exitWith = (code: number) => process.exit(bisect && code === ExitCode.infra ? ExitCode.bisectSkip : code);
+
+async function main(argv: string[]): Promise<number> {
+  const parsed = parse(argv);
+  bisect = parsed.bisect;
+  return parsed.run();
+}
 
 main(process.argv.slice(2)).then(
   (code) => exitWith(code),
   (e: unknown) => {
     endStatus();
-    const err = e as Error & { code?: string };
-    if (err instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS')) {
+    const err = e as Error;
+    if (err instanceof UsageError) {
       process.stderr.write(`vfio-handover: ${err.message}\n`);
       process.exit(ExitCode.usage);
     }

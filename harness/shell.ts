@@ -1,6 +1,5 @@
 // vfio-handover shell: the case's VM with its devices bound to vfio-pci and a busybox shell on
 // the console, for a person debugging by hand. The terminal is QEMU's; Ctrl-A X quits.
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +11,9 @@ import type { Accel } from './qemu/accel.ts';
 import type { Arch } from './qemu/arch.ts';
 import { qemuArgv, type VmDevice } from './qemu/argv.ts';
 import { kernelCmdline } from './run-case.ts';
+import { run } from './proc.ts';
 
-export async function runShell(c: Case, kernel: Kernel, guest: Guest, accel: Accel, arch: Arch, qemu: string, append = ''): Promise<number> {
+export async function runShell(c: Case, kernel: Kernel, guest: Guest, accel: Accel, arch: Arch, qemu: string, append = ''): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vh-shell-'));
   const socket = join(dir, 'result.sock');
   // The agent still opens its result channel; nobody reads it here.
@@ -25,12 +25,10 @@ export async function runShell(c: Case, kernel: Kernel, guest: Guest, accel: Acc
     cmdline: kernelCmdline(c, devices, arch, `vh.shell=1 ${append}`),
     memoryMiB: c.memoryMiB ?? 512, cpus: c.cpus ?? 1, numaNodes: c.numaNodes, devices, resultSocket: socket, interactive: true,
   });
-  const code = await new Promise<number>((resolve) => {
-    const p = spawn(qemu, argv, { stdio: 'inherit' });
-    p.on('error', () => resolve(3));
-    p.on('close', (code) => resolve(code ?? 3));
-  });
-  server.close();
-  rmSync(dir, { recursive: true, force: true });
-  return code;
+  try {
+    await run(qemu, argv, { interactive: true, failure: 'the guest shell failed' });
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

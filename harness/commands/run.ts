@@ -1,13 +1,56 @@
 // vfio-handover run: the suite (or the named cases) in parallel VMs, one TAP stream in case order.
 import { join } from 'node:path';
+import type { Case } from '../../cases/case.ts';
 import { pickCases } from '../../cases/index.ts';
+import type { Claim } from '../../kernels/capabilities.ts';
 import { ExitCode } from '../errors.ts';
 import { runCase } from '../run-case.ts';
 import { caseCost, inOrderPool, parseJobs, shard } from '../schedule.ts';
 import { tapCase, tapHeader } from '../report/tap.ts';
 import { note, status, endStatus } from '../progress.ts';
 import type { CaseResult } from '../verdict.ts';
-import { parseRequire, prepare, type RunValues } from '../session.ts';
+import { caseContext, openSession, type SessionRequest } from '../session.ts';
+import { Reporter, type ReporterOptions } from '../reporter.ts';
+import { defineCommand, kernelOptions, parseRequire, reportOptions, sessionRequestOf, vmOptions, type OptionTable } from './options.ts';
+
+const runOptions = {
+  ...kernelOptions,
+  ...vmOptions,
+  ...reportOptions,
+  jobs: { type: 'string', short: 'j', arg: 'N', help: 'VMs at once (default: from cores and free memory); output is the same either way' },
+  shard: { type: 'string', arg: 'I/N', help: 'run every Nth case starting at the Ith (CI matrices)' },
+  bisect: { type: 'boolean', help: 'for git bisect run: build failures and infrastructure errors exit 125' },
+} satisfies OptionTable;
+
+interface RunPlan {
+  cases: Case[];
+  require: Claim[];
+  jobs: number;
+  shard?: string;
+  append?: string;
+  bisect: boolean;
+  session: SessionRequest;
+  report: ReporterOptions;
+}
+
+export const runCommand = defineCommand({
+  name: 'run',
+  args: '[CASE...]',
+  summary: 'run cases (default: the whole suite) and print TAP',
+  options: runOptions,
+  plan: (v, positionals): RunPlan => ({
+    cases: shard(pickCases(positionals), v.shard),
+    require: parseRequire(v.require),
+    jobs: parseJobs(v.jobs),
+    shard: v.shard,
+    append: v.append,
+    bisect: Boolean(v.bisect),
+    session: sessionRequestOf(v),
+    report: { results: v.results, tap: v.tap },
+  }),
+  run: cmdRun,
+  bisect: (p) => p.bisect,
+});
 
 function exitCodeFor(results: CaseResult[]): number {
   if (results.some((r) => r.status === 'error' || r.status === 'miss')) return ExitCode.infra;
@@ -21,12 +64,11 @@ function summaryTable(results: CaseResult[]): string[] {
   return rows.map((r) => `${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]!.padStart(w[2]!)}  ${r[3]}`);
 }
 
-export async function cmdRun(positionals: string[], values: RunValues): Promise<number> {
-  const cases = shard(pickCases(positionals), values.shard);
-  const require = parseRequire(values.require);
-  const jobs = parseJobs(values.jobs);
-  const { results, tapOut, emit, ctx } = await prepare(values, cases.map((c) => c.name));
-  emit(tapHeader(cases.length));
+async function cmdRun({ cases, require, jobs, shard: shardSpec, append, session, report }: RunPlan): Promise<number> {
+  const s = await openSession(session);
+  const rep = new Reporter(s, report, cases.map((c) => c.name));
+  const { results } = rep;
+  rep.emit(tapHeader(cases.length));
   const phases = new Map<string, string>();
   const showPhases = () => status([...phases].map(([k, p]) => `${k}: ${p}`).join(' | '), 0);
   // Cases run in parallel VMs; their verdicts are reported in case order, so the output is the same either way.
@@ -35,7 +77,7 @@ export async function cmdRun(positionals: string[], values: RunValues): Promise<
     jobs,
     async (c, i) => {
       const r = await runCase(c, {
-        ...ctx(i, cases.length, values.append),
+        ...caseContext(s, results.dir, i, cases.length, append),
         require,
         onPhase: (k, p) => {
           phases.set(k.name, p);
@@ -48,20 +90,20 @@ export async function cmdRun(positionals: string[], values: RunValues): Promise<
     },
     (r, i) => {
       endStatus();
-      emit(tapCase(r, i + 1));
+      rep.emit(tapCase(r, i + 1));
       note(`[${i + 1}/${cases.length}] ${r.case}: ${r.status.toUpperCase()}${r.reason ? ` - ${r.reason}` : ''}`);
       showPhases();
     },
     caseCost,
   );
   endStatus();
-  process[tapOut ? 'stderr' : 'stdout'].write(`${summaryTable(done).join('\n')}\n`);
+  process[rep.tapOut ? 'stderr' : 'stdout'].write(`${summaryTable(done).join('\n')}\n`);
   for (const r of done.filter((x) => x.status === 'fail' || x.status === 'error' || x.status === 'miss')) {
     process.stderr.write(`\n${r.case}: ${r.status.toUpperCase()} - ${whyFirst(r)}\n`);
     process.stderr.write(`full console: ${join(results.dir, `${r.case}.console.log`)}\n`);
   }
   const code = exitCodeFor(done);
-  results.meta({ finished: new Date().toISOString(), exitCode: code, jobs, shard: values.shard });
+  results.meta({ finished: new Date().toISOString(), exitCode: code, jobs, shard: shardSpec });
   return code;
 }
 

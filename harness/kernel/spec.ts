@@ -19,6 +19,7 @@ export const defaultKernelSpec = 'debian:7.3';
 
 /** debian:X.Y[+SERIES], tree:PATH, image:PATH[,config=PATH][,headers=DIR]; --patches adds a series to the first two. */
 export function parseKernelSpec(text: string, patches?: string): KernelSpec {
+  if (patches !== undefined && !existsSync(resolve(patches))) throw new UsageError(`patch series not found: ${resolve(patches)}`);
   const debian = /^debian:(\d+\.\d+)(?:\+([A-Za-z0-9._-]+))?$/.exec(text);
   if (debian) {
     const named = debian[2] ? join(repoRoot, 'kernels', 'patches', debian[2]) : undefined;
