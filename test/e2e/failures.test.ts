@@ -4,6 +4,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { qemuPidsMentioning, run, scratch, topLevel } from './cli.ts';
+import { warnControl } from './kernels.ts';
 
 async function induce(args: string[], env: Record<string, string> = {}) {
   const dir = scratch();
@@ -54,4 +55,14 @@ describe('induced failures', () => {
     const b = await induce(['--bisect'], env);
     expect(b.r.exitCode).toBe(125);
   });
+
+  it('a kernel WARNING during a case fails it, with the splat, although every assertion held', async () => {
+    const r = await run(['run', 'boot', '--tap', '--results', scratch(), '--patches', warnControl]);
+    const tap = String(r.stdout);
+    expect(r.exitCode, String(r.stderr)).toBe(1);
+    expect(topLevel(tap)[0]).toMatchObject({ ok: false, name: 'boot' });
+    expect(tap).toMatch(/^ {4}ok 1 - agent_runs_as_init/m);
+    expect(tap).toMatch(/^ {4}not ok \d+ - kernel_warnings/m);
+    expect(tap).toMatch(/vfio-handover control: an injected kernel warning/);
+  }, 300_000);
 });
