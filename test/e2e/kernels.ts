@@ -7,8 +7,11 @@ import { cacheDir } from '../../harness/paths.ts';
 export const fixtures = resolve(import.meta.dirname, '..', 'fixtures');
 export const goodPatches = join(fixtures, 'patches-good');
 export const referenceSeries = 'debian:7.3+noiommu-handover';
+const controlsDir = resolve(import.meta.dirname, '..', '..', 'kernels', 'patches', 'controls');
+/** A control kernel without IOMMU_IOAS_NOIOMMU_GET_PA: noiommu-dma on it must SKIP naming ENOTTY, never pass. */
+export const noGetPaControl = resolve(controlsDir, 'no-get-pa');
 /** A control kernel that WARNs once at boot: every case on it must fail on kernel_warnings. */
-export const warnControl = resolve(import.meta.dirname, '..', '..', 'kernels', 'patches', 'controls', 'warn-at-boot');
+export const warnControl = resolve(controlsDir, 'warn-at-boot');
 
 /** A hard-linked copy of the unpacked Debian source without the cache's objects: what a developer's tree looks like. */
 export async function treeCopy(): Promise<string> {
@@ -28,5 +31,5 @@ export async function treeCopy(): Promise<string> {
 /** `vfio-handover build` arguments for the kernels an e2e file runs besides the default, which must exist first
  * (the patched ones seed from its objects, the tree is copied from its source). */
 export async function otherKernels(): Promise<string[][]> {
-  return [['--kernel', referenceSeries], ['--patches', goodPatches], ['--patches', warnControl], ['--kernel', `tree:${await treeCopy()}`]];
+  return [['--kernel', referenceSeries], ['--patches', goodPatches], ['--patches', warnControl], ['--patches', noGetPaControl], ['--kernel', `tree:${await treeCopy()}`]];
 }

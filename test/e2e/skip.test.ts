@@ -3,8 +3,17 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { run, scratch, topLevel } from './cli.ts';
+import { noGetPaControl } from './kernels.ts';
 
 describe('capability skips', () => {
+  it('a kernel without GET_PA makes noiommu-dma a SKIP naming ENOTTY, not ok on the assertions before it', async () => {
+    const r = await run(['run', 'noiommu-dma', '--tap', '--results', scratch(), '--patches', noGetPaControl]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const [c] = topLevel(String(r.stdout));
+    expect(c).toMatchObject({ ok: true, skip: 'kernel lacks IOMMU_IOAS_NOIOMMU_GET_PA: ioctl returned ENOTTY' });
+    expect(String(r.stdout)).toMatch(/^ {4}ok 9 - vmpin_grows_by_mapped_size/m);
+  }, 300_000);
+
   it('skips with the guest kernel\'s own reason when no-IOMMU mode is off in the booted kernel', async () => {
     const r = await run(['run', 'noiommu-dma', '--tap', '--results', scratch(), '--append', 'vfio.enable_unsafe_noiommu_mode=0']);
     expect(r.exitCode, String(r.stderr)).toBe(0);
