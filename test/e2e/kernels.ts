@@ -10,6 +10,8 @@ export const referenceSeries = 'debian:7.3+noiommu-handover';
 const controlsDir = resolve(import.meta.dirname, '..', '..', 'kernels', 'patches', 'controls');
 /** A control kernel without IOMMU_IOAS_NOIOMMU_GET_PA: noiommu-dma on it must SKIP naming ENOTTY, never pass. */
 export const noGetPaControl = resolve(controlsDir, 'no-get-pa');
+/** The reference series plus a patch refusing to preserve after a live update: a chain's hop 2 must fail, not SKIP. */
+export const oneHopControl = resolve(controlsDir, 'one-hop');
 /** A control kernel that WARNs once at boot: every case on it must fail on kernel_warnings. */
 export const warnControl = resolve(controlsDir, 'warn-at-boot');
 
@@ -31,5 +33,5 @@ export async function treeCopy(): Promise<string> {
 /** `vfio-handover build` arguments for the kernels an e2e file runs besides the default, which must exist first
  * (the patched ones seed from its objects, the tree is copied from its source). */
 export async function otherKernels(): Promise<string[][]> {
-  return [['--kernel', referenceSeries], ['--patches', goodPatches], ['--patches', warnControl], ['--patches', noGetPaControl], ['--kernel', `tree:${await treeCopy()}`]];
+  return [['--kernel', referenceSeries], ['--patches', goodPatches], ['--patches', warnControl], ['--patches', noGetPaControl], ['--patches', oneHopControl], ['--kernel', `tree:${await treeCopy()}`]];
 }

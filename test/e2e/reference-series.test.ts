@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { allAssertions } from '../../cases/case.ts';
 import { allCases } from '../../cases/index.ts';
 import { run, scratch, topLevel, type TopLevel } from './cli.ts';
+import { oneHopControl } from './kernels.ts';
 
 const series = 'debian:7.3+noiommu-handover';
 const handover = ['vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain'];
@@ -98,4 +99,16 @@ describe(`${series}: negative controls of the new guarantees`, () => {
     const log = readFileSync(join(runDirOf(dir), 'only-vfio.console.log'), 'utf8');
     expect(log).toMatch(/No registered handler for compatible 'vfio-pci-noiommu-v1'/);
   }, 600_000);
+});
+
+describe('a kernel that refuses to preserve again after a live update (kernels/patches/controls/one-hop)', () => {
+  it('fails kexec-chain at hop 2: a capability just proven cannot turn into a SKIP', async () => {
+    const r = await run(['run', 'kexec-chain', '--tap', '--results', scratch(), '--patches', oneHopControl]);
+    const tap = String(r.stdout);
+    expect(r.exitCode, String(r.stderr)).toBe(1);
+    expect(tap).toMatch(/^ {4}ok \d+ - stage1\/preserve_device_fd/m);
+    expect(tap).toMatch(/^ {4}not ok \d+ - stage2\/preserve_device_fd/m);
+    expect(tap).toMatch(/expected: "vfio-preserve, as in stage 1, where preserve_device_fd was ok"/);
+    expect(tap).toMatch(/seen: "a SKIP in stage 2: vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT"/);
+  }, 300_000);
 });
