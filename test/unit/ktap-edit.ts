@@ -61,3 +61,22 @@ export function withoutSplats(console: string): string {
   }
   return out.join('\n');
 }
+
+/** Turns the test point `name` of stage `stage` not ok, as an agent whose check failed reports it (with its YAML
+ * block, and the stage's line count at the kexec grown to match). */
+export function withFailed(lines: string[], name: string, stage = 1): string[] {
+  const yaml = ['  ---', '  expected: "what a correct kernel does"', '  seen: "the control"', '  ...'];
+  let cur = 0;
+  let added = 0;
+  return lines.flatMap((l) => {
+    const start = /^# vh agent=start stage=(\d+)/.exec(l);
+    if (start) cur = Number(start[1]);
+    if (cur !== stage) return [l];
+    const kexec = /^(# vh agent=kexec .*lines=)(\d+)(.*)$/.exec(l);
+    if (kexec) return [`${kexec[1]}${Number(kexec[2]) + added}${kexec[3]}`];
+    const point = /^ok (\d+) (\S+)(?: # SKIP .*)?$/.exec(l);
+    if (!point || point[2] !== name) return [l];
+    added += yaml.length;
+    return [`not ok ${point[1]} ${name}`, ...yaml];
+  });
+}
