@@ -38,7 +38,7 @@ export const guarantees: Record<string, Row> = {
   vmpin_grows_by_mapped_size: { guarantee: "the kernel pins the buffer: the driver's VmPin grows by exactly the mapped size", controls: [stream] },
   get_pa_every_page: { guarantee: 'IOMMU_IOAS_NOIOMMU_GET_PA gives every page its physical address', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/no-get-pa', skip: true }, stream] },
   dma_roundtrip_every_page: { guarantee: 'DMA through those addresses moves every byte of every page, and nothing else', controls: [{ kind: 'selftest', cheat: 'wrong-dma' }, stream] },
-  pressure_moves_unpinned: { guarantee: 'the pressure is real: an unpinned buffer of the same size does move to the other node', controls: [stream] },
+  pressure_moves_unpinned: { guarantee: 'the pressure is real: an unpinned buffer of the same size does move to the other node', controls: [{ kind: 'append', words: 'numa=off' }, stream] },
   pa_stable_under_pressure: { guarantee: 'pinned pages keep their physical addresses under compaction and migration', controls: [{ kind: 'append', words: 'numa=off' }, stream] },
   dma_after_pressure: { guarantee: 'DMA is still byte-exact after the pressure', controls: [stream] },
   get_pa_unmapped_enoent: { guarantee: 'GET_PA on an unmapped IOVA is ENOENT', controls: [stream] },

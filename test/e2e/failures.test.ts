@@ -65,4 +65,12 @@ describe('induced failures', () => {
     expect(tap).toMatch(/^ {4}not ok \d+ - kernel_warnings/m);
     expect(tap).toMatch(/vfio-handover control: an injected kernel warning/);
   }, 300_000);
+
+  it('a guest with one NUMA node (numa=off) applies no pressure, so the pinned pages prove nothing: not ok', async () => {
+    const { r, tap } = await induce(['--append', 'numa=off']);
+    expect(r.exitCode).toBe(1);
+    expect(tap).toMatch(/^ {4}not ok \d+ - pressure_moves_unpinned/m);
+    expect(tap).toMatch(/^ {4}not ok \d+ - pa_stable_under_pressure/m);
+    expect(tap).toMatch(/seen: "no pressure applied to 16 of 16 pages .*no other node with memory to move them to\)"/);
+  });
 });
