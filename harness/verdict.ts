@@ -2,6 +2,7 @@
 // and per case, in four steps: parse each stage's KTAP once with tap-parser, classify the run (did
 // QEMU, the guest and the agent hold up), match what was reported against what the case declares,
 // then the case status. Pure: the unit tests feed it recorded real streams.
+import { constants } from 'node:os';
 import { Parser, lineTypes, type FinalResults, type Result } from 'tap-parser';
 import { qualified, type Case } from '../cases/case.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
@@ -75,11 +76,18 @@ interface Parsed {
   unread?: string;
   info: Record<string, string>;
   agent: string[];
+  /** The agent's `Bail out!`: the stage's stream ends there (a kexec the kernel refused). */
+  bailout?: { reason: string; line: string; at: number };
 }
 
 export function parseResultChannel(lines: string[], times: number[] = []): Parsed {
   const out: Parsed = { asserts: [], count: 0, info: {}, agent: [] };
-  const ordered = planLast(lines.map((line, i) => ({ line, at: times[i] ?? 0 })));
+  const all = lines.map((line, i) => ({ line, at: times[i] ?? 0 }));
+  // Bail out! ends the stage's KTAP: tap-parser stops at one before the plan and ignores one after it, so it is
+  // read here; the agent's own lines after it (its done marker) are still read, a test point is malformed.
+  const bail = all.findIndex((l) => /^Bail out!/.test(l.line));
+  if (bail >= 0) out.bailout = { reason: all[bail]!.line.replace(/^Bail out!\s*/, ''), line: all[bail]!.line, at: all[bail]!.at };
+  const ordered = bail < 0 ? all : all.filter((_, i) => i !== bail);
   const looksLikePoint = ordered.filter((l) => /^(?:not )?ok\b/.test(l.line));
   const points = looksLikePoint.filter((l) => lineTypes.testPoint.test(`${l.line}\n`));
   const p = new Parser();
@@ -92,7 +100,8 @@ export function parseResultChannel(lines: string[], times: number[] = []): Parse
   });
   for (const l of ordered) p.write(`${l.line}\n`);
   p.end();
-  out.unread = looksLikePoint.find((l) => !points.includes(l))?.line ?? points[out.asserts.length]?.line;
+  const afterBail = bail < 0 ? undefined : all.slice(bail + 1).find((l) => looksLikePoint.includes(l));
+  out.unread = afterBail?.line ?? looksLikePoint.find((l) => !points.includes(l))?.line ?? points[out.asserts.length]?.line;
   return out;
 }
 
@@ -113,13 +122,6 @@ function readComment(c: string, out: Parsed): void {
   if (!m) return;
   if (m[1] === 'agent') out.agent.push(m[2]!);
   else if (m[1] !== 'dma_mark') out.info[m[1]!] = m[2]!; // timing marks are read from the lines with their arrival times
-}
-
-/** The plan goes out before the reboot syscall; a refused kexec's test point comes after it and belongs to the stage. */
-function planLast<T extends { line: string }>(lines: T[]): T[] {
-  const at = lines.findIndex((l) => /^1\.\.\d+$/.test(l.line));
-  if (at < 0 || !lines.slice(at + 1).some((l) => /^not ok \d+ (?:- )?kexec_reboot\b/.test(l.line))) return lines;
-  return [...lines.slice(0, at), ...lines.slice(at + 1), lines[at]!];
 }
 
 interface Segment {
@@ -212,6 +214,7 @@ function classify(obs: Observation, stages: StageReport[], watch: ConsoleWatch):
     agentCrashed(agent, error) ??
     timedOut(obs, error) ??
     qemuDied(obs, agent, watch) ??
+    bailedOut(stages, error) ??
     brokenKexec(stages, error) ??
     brokenStream(stages, error) ??
     unfinished(agent, error)
@@ -260,8 +263,8 @@ function brokenKexec(stages: StageReport[], error: ErrorAt): Broken | undefined 
   for (const s of stages) {
     const lost = lostLines(s);
     if (lost) return error('kexec', `the kexec after stage ${s.stage} lost ${lost} line(s) of its result channel`);
-    // A kexec the kernel refused is the agent's own not-ok test point, not a lost stage.
-    if (lost !== undefined && !stageReport(stages, s.stage + 1) && !kexecRefused(s)) {
+    // A kexec the kernel refused is the agent's Bail out!, judged as the stage's kexec_reboot, not a lost stage.
+    if (lost !== undefined && !stageReport(stages, s.stage + 1) && !refusedKexec(s)) {
       return error('kexec', `stage ${s.stage + 1} never started after the kexec of stage ${s.stage}`);
     }
   }
@@ -276,8 +279,22 @@ function lostLines(seg: Segment): number | undefined {
   return Number.isFinite(wrote) ? wrote - (i + 1) : undefined;
 }
 
-function kexecRefused(s: StageReport): boolean {
-  return s.asserts.some((a) => a.name === 'kexec_reboot' && !a.ok);
+/** A Bail out! for anything but a refused kexec: the agent gave up on the stage. */
+function bailedOut(stages: StageReport[], error: ErrorAt): Broken | undefined {
+  const s = stages.find((st) => st.bailout && !refusedKexec(st));
+  return s && error('case', `the agent bailed out of stage ${s.stage}: ${s.bailout!.reason}`);
+}
+
+/** The agent's `Bail out! kexec refused: <errname>`: reboot(LINUX_REBOOT_CMD_KEXEC) returned, so the stage failed with
+ * the kernel's reason, as its own kexec_reboot assertion. */
+function refusedKexec(s: StageReport | undefined): Assertion | undefined {
+  const why = s?.bailout?.reason;
+  const prefix = 'kexec refused: ';
+  if (!why?.startsWith(prefix)) return undefined;
+  const errname = why.slice(prefix.length).trim();
+  const errno = (constants.errno as Record<string, number | undefined>)[errname];
+  const seen = `the kernel refused the kexec: ${errname}`;
+  return { name: 'kexec_reboot', ok: false, diag: { expected: 'reboot(LINUX_REBOOT_CMD_KEXEC) does not return', seen, ...(errno === undefined ? {} : { errno }), errname, phase: 'kexec' } };
 }
 
 function brokenStream(stages: StageReport[], error: ErrorAt): Broken | undefined {
@@ -351,6 +368,8 @@ function matchAssertions(expected: string[], report: StageReport | undefined, st
     const a = g.ok ? { name: g.name, ok: false, diag: { expected: 'an assertion the case declares', seen: 'unknown', phase: 'report' } } : assertion(g);
     out.push({ ...a, durationMs: durations[i], reported: true });
   });
+  const refused = refusedKexec(report);
+  if (refused) out.push({ ...refused, durationMs: report!.bailout!.at - (got.at(-1)?.at ?? report!.times[0] ?? 0), reported: true });
   return out;
 }
 
@@ -408,9 +427,7 @@ function applyRequire(byStage: Matched[][], require: Claim[]): Matched[][] {
 function planChecks(c: Case, stages: StageReport[]): Assertion[] {
   return c.stages.flatMap((_, i) => {
     const s = stageReport(stages, i + 1);
-    // The plan goes out before the reboot syscall, so a refused kexec's test point comes after it.
-    const counted = s && s.count - (kexecRefused(s) ? 1 : 0);
-    if (s?.planned === undefined || s.planned === counted) return [];
+    if (s?.planned === undefined || s.planned === s.count) return [];
     return [{ name: qualified(c, i + 1, 'plan'), ok: false, diag: { expected: s.planned, seen: s.count, phase: 'report' } }];
   });
 }

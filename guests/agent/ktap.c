@@ -150,6 +150,18 @@ void ktap_fail(const char *name, const char *phase, int err, const char *expecte
 	ktap_line("  ...");
 }
 
+void ktap_bail(const char *fmt, ...)
+{
+	char reason[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	failures++;
+	ktap_line("Bail out! %s", reason);
+}
+
 void ktap_info(const char *key, const char *fmt, ...)
 {
 	char val[1024];

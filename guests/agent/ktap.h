@@ -17,6 +17,8 @@ void ktap_skip(const char *name, const char *fmt, ...) __attribute__((format(pri
 /* not ok with a YAML block: expected, seen, errno, phase. */
 void ktap_fail(const char *name, const char *phase, int err, const char *expected, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+/* Bail out! <reason>: the stream of this boot ends here, whatever follows. */
+void ktap_bail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ktap_info(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ktap_failures(void);
 int ktap_count(void);

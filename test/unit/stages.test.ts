@@ -14,7 +14,8 @@ const luoConsole = fx('luo-dma-buffer-7.3', 'luo-dma-buffer.console.log');
 const onlyLines = fx('only-vfio-7.3', 'only-vfio.result.log').trimEnd().split('\n');
 // Recorded on the reference series (debian:7.3+noiommu-handover).
 const onlyHandover = fx('only-vfio-handover', 'only-vfio.result.log').trimEnd().split('\n');
-// Recorded when vfio-handover also preserved the iommufd: the stage 1 of today's iommufd-handover.
+// Recorded when vfio-handover also preserved the iommufd: the stage 1 of today's iommufd-handover. Its refused kexec
+// is written as today's agent writes it (a real irq-on run on the reference series): `Bail out! kexec refused: EBUSY`.
 const irqOnLines = fx('vfio-handover-irq-on', 'vfio-handover.result.log').trimEnd().split('\n');
 const irqOnConsole = fx('vfio-handover-irq-on', 'vfio-handover.console.log');
 
@@ -93,10 +94,36 @@ describe('stages', () => {
   });
 
   it('still calls a stage lost when the kexec went quiet without the agent saying it was refused', () => {
-    const cut = irqOnLines.slice(0, irqOnLines.findIndex((l) => l.startsWith('not ok 18 kexec_reboot')));
+    const cut = irqOnLines.slice(0, irqOnLines.findIndex((l) => l.startsWith('Bail out!')));
     const r = judge(iommufdHandover, { resultLines: [...cut, '# vh agent=done stage=1 exit=0 uptime_ms=1'], console: irqOnConsole, exit: exit0 });
     expect(r.status).toBe('error');
     expect(r.reason).toBe('stage 2 never started after the kexec of stage 1');
+  });
+
+  it('reads the refused kexec from the agent\'s Bail out!, after the plan, with its duration', () => {
+    const times = irqOnLines.map((_, i) => i * 10);
+    const r = judge(iommufdHandover, { resultLines: irqOnLines, resultTimes: times, console: irqOnConsole, exit: exit0 });
+    const bail = irqOnLines.findIndex((l) => l === 'Bail out! kexec refused: EBUSY');
+    const last = irqOnLines.findIndex((l) => l.startsWith('ok 17 '));
+    expect(bail).toBeGreaterThan(irqOnLines.indexOf('1..17'));
+    expect(r.assertions.find((a) => a.name === 'stage1/kexec_reboot')).toEqual({
+      name: 'stage1/kexec_reboot',
+      ok: false,
+      diag: { expected: 'reboot(LINUX_REBOOT_CMD_KEXEC) does not return', seen: 'the kernel refused the kexec: EBUSY', errno: 16, errname: 'EBUSY', phase: 'kexec' },
+      durationMs: (bail - last) * 10,
+    });
+  });
+
+  it('calls any other Bail out! the agent giving up on the stage, and a test point after it malformed', () => {
+    const other = irqOnLines.map((l) => (l.startsWith('Bail out!') ? 'Bail out! out of memory' : l));
+    const r = judge(iommufdHandover, { resultLines: other, console: irqOnConsole, exit: exit0 });
+    expect(r.status).toBe('error');
+    expect(r.reason).toBe('the agent bailed out of stage 1: out of memory');
+    const bail = irqOnLines.findIndex((l) => l.startsWith('Bail out!'));
+    const late = [...irqOnLines.slice(0, bail + 1), 'ok 18 smuggled_in', ...irqOnLines.slice(bail + 1)];
+    const m = judge(iommufdHandover, { resultLines: late, console: irqOnConsole, exit: exit0 });
+    expect(m.status).toBe('error');
+    expect(m.reason).toBe('malformed KTAP from the agent in stage 1: "ok 18 smuggled_in"');
   });
 
   it('calls a test point after a stage\'s trailing plan malformed, not a point the parser may drop', () => {
