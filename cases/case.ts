@@ -1,9 +1,10 @@
 // What a case is: devices, the capabilities it needs, its stages and the assertions each reports.
 import type { CapabilityName, Claim } from '../kernels/capabilities.ts';
+import type { AssertionName, Key } from './contract.ts';
 
 export interface CaseDevice {
   /** How the agent is told where this device is: vh.<role>=<bdf>. */
-  role: 'dma' | 'native';
+  role: Extract<Key, 'dma' | 'native'>;
   model: string;
   props?: Record<string, string>;
 }
@@ -11,10 +12,11 @@ export interface CaseDevice {
 /** One boot of the case: stage 1 is the first kernel, stage N+1 the kernel after the Nth kexec. */
 export interface Stage {
   /** Every assertion the agent must report in this stage, in order; one missing is a failure, one SKIP makes the case SKIP. */
-  assertions: string[];
+  assertions: AssertionName[];
 }
 
 export interface Case {
+  /** As the agent knows it: one of cases/contract.ts CASE. */
   name: string;
   summary: string;
   /** Config capabilities: a kernel whose config lacks one makes the case SKIP before booting. */
@@ -23,7 +25,7 @@ export interface Case {
   claims?: Claim[];
   devices: CaseDevice[];
   /** Extra vh.<key>=<value> words for the agent. */
-  params: Record<string, string | number>;
+  params: Partial<Record<Key, string | number>>;
   stages: Stage[];
   memoryMiB?: number;
   /** Split guest memory over this many NUMA nodes (default 1); nodes past the vCPUs have memory only. */

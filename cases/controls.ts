@@ -1,10 +1,11 @@
 // Every assertion a case declares: the guarantee it stands for, and the negative controls that show it go
 // not ok. test/unit/controls.test.ts checks each control is real and README's table is this one.
+import { A, CHEAT, type AssertionName, type Cheat } from './contract.ts';
 
 /** How a control makes an assertion go not ok (or, for `skip`, keeps it from passing vacuously). */
 export type Control =
   /** `vfio-handover selftest`: a driver that cheats on purpose (harness/selftest.ts). */
-  | { kind: 'selftest'; cheat: string }
+  | { kind: 'selftest'; cheat: Cheat }
   /** A kernel that breaks the guarantee: a folder of patches (kernels/patches/...), or a prefix 1..k of a series. */
   | { kind: 'kernel'; patches: string; prefix?: number; skip?: boolean }
   /** The reference kernel kexecs into another kernel (`--next-kernel`). */
@@ -19,55 +20,55 @@ export interface Row {
   controls: Control[];
 }
 
-const sandbox = ['pagemap', 'mlock', 'mprotect', 'map-locked', 'remap', 'io-uring', 'mempolicy', 'ioport', 'perf-event',
-  'process-madvise', 'x32', 'dev-mem', 'pci-sysfs', 'proc-alias', 'landlock'];
+const sandbox: Cheat[] = [CHEAT.pagemap, CHEAT.mlock, CHEAT.mprotect, CHEAT['map-locked'], CHEAT.remap, CHEAT['io-uring'], CHEAT.mempolicy,
+  CHEAT.ioport, CHEAT['perf-event'], CHEAT['process-madvise'], CHEAT.x32, CHEAT['dev-mem'], CHEAT['pci-sysfs'], CHEAT['proc-alias'], CHEAT.landlock];
 const series = 'kernels/patches/noiommu-handover';
 const stream: Control = { kind: 'stream' };
 
-/** Keyed by assertion name, as cases declare it. */
-export const guarantees: Record<string, Row> = {
-  agent_runs_as_init: { guarantee: 'the kernel boots to our agent as PID 1', controls: [stream] },
-  bound_to_vfio_pci: { guarantee: 'the device binds to vfio-pci (driver_override)', controls: [{ kind: 'append', words: 'vfio.enable_unsafe_noiommu_mode=0', skip: true }, stream] },
-  noiommu_cdev: { guarantee: 'a no-IOMMU cdev (/dev/vfio/devices/noiommu-vfioN) appears', controls: [stream] },
-  taint_user_set: { guarantee: 'no-IOMMU use taints the kernel (TAINT_USER)', controls: [stream] },
-  bind_iommufd: { guarantee: 'VFIO_DEVICE_BIND_IOMMUFD binds the cdev to an iommufd', controls: [stream] },
-  ioas_alloc: { guarantee: 'IOMMU_IOAS_ALLOC gives an IOAS', controls: [stream] },
-  attach_ioas: { guarantee: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT attaches the device to it', controls: [stream] },
-  edu_bar0_responds: { guarantee: "the device's BAR0 answers through the VFIO region mmap", controls: [stream] },
-  ioas_map: { guarantee: 'IOMMU_IOAS_MAP maps the DMA buffer', controls: [stream] },
-  vmpin_grows_by_mapped_size: { guarantee: "the kernel pins the buffer: the driver's VmPin grows by exactly the mapped size", controls: [stream] },
-  get_pa_every_page: { guarantee: 'IOMMU_IOAS_NOIOMMU_GET_PA gives every page its physical address', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/no-get-pa', skip: true }, stream] },
-  dma_roundtrip_every_page: { guarantee: 'DMA through those addresses moves every byte of every page, and nothing else', controls: [{ kind: 'selftest', cheat: 'wrong-dma' }, stream] },
-  pressure_moves_unpinned: { guarantee: 'the pressure is real: an unpinned buffer of the same size does move to the other node', controls: [{ kind: 'append', words: 'numa=off' }, stream] },
-  pa_stable_under_pressure: { guarantee: 'pinned pages keep their physical addresses under compaction and migration', controls: [{ kind: 'append', words: 'numa=off' }, stream] },
-  dma_after_pressure: { guarantee: 'DMA is still byte-exact after the pressure', controls: [stream] },
-  get_pa_unmapped_enoent: { guarantee: 'GET_PA on an unmapped IOVA is ENOENT', controls: [stream] },
-  get_pa_zero_length_einval: { guarantee: 'GET_PA with length 0 is EINVAL', controls: [stream] },
-  get_hw_info_refused: { guarantee: 'IOMMU_GET_HW_INFO is refused for a no-IOMMU device', controls: [stream] },
-  unmap_restores_vmpin: { guarantee: 'IOMMU_IOAS_UNMAP unpins: VmPin returns to where it was', controls: [stream] },
-  sandbox_no_refusals: { guarantee: 'no mprotect, mlock, /proc or other trick anywhere in the stage (seccomp, Landlock, the open watch)', controls: [...sandbox.map((cheat) => ({ kind: 'selftest', cheat }) as Control), stream] },
-  ioas_map_file: { guarantee: 'IOMMU_IOAS_MAP_FILE maps the LUO memfd', controls: [stream] },
-  vmpin_equals_mapped: { guarantee: "the driver's VmPin equals what it mapped", controls: [stream] },
-  luo_create_session: { guarantee: 'LUO opens a session', controls: [stream] },
-  luo_preserve_memfd: { guarantee: 'LUO preserves the DMA memfd', controls: [stream] },
-  luo_preserve_state: { guarantee: "LUO preserves the agent's state memfd", controls: [stream] },
-  kexec_file_load: { guarantee: 'kexec_file_load accepts the next kernel', controls: [stream] },
-  state_crossed_kexec: { guarantee: 'the next kernel reads what this one handed over', controls: [{ kind: 'next-kernel', spec: 'debian:7.3' }, stream] },
-  luo_retrieve_memfd: { guarantee: 'the DMA memfd is retrieved after the kexec', controls: [stream] },
-  memfd_bytes_identical: { guarantee: "the memfd's bytes are exactly what the last stage left", controls: [stream] },
-  pa_unchanged_across_kexec: { guarantee: 'the memfd sits on the same physical pages after the kexec', controls: [stream] },
-  dma_resumes: { guarantee: 'DMA into the preserved pages works again after the kexec', controls: [{ kind: 'kernel', patches: series, prefix: 3 }, { kind: 'kernel', patches: series, prefix: 4 }, stream] },
-  luo_finish: { guarantee: 'LUO FINISHes the sessions', controls: [stream] },
-  preserve_device_fd: { guarantee: 'LUO preserves the vfio cdev fd (and keeps doing so at every hop)', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/one-hop' }, stream] },
-  device_driver_before_userspace: { guarantee: 'after the kexec, before userspace acts, the device is bound to vfio-pci and nothing else', controls: [{ kind: 'selftest', cheat: 'check-driver' }, stream] },
-  native_driver_never_probed: { guarantee: "the device's native driver never probed it in the next kernel", controls: [stream] },
-  bus_master_before_open: { guarantee: 'bus mastering survives the kexec, before anything opens the device', controls: [{ kind: 'kernel', patches: series, prefix: 2 }, { kind: 'kernel', patches: series, prefix: 3 }, stream] },
-  bind_before_retrieve_refused: { guarantee: 'no one binds the handed-over device before its LUO owner retrieves it', controls: [{ kind: 'kernel', patches: series, prefix: 3 }, { kind: 'kernel', patches: series, prefix: 4 }, stream] },
-  retrieve_device_fd: { guarantee: 'RETRIEVE_FD gives the vfio cdev back', controls: [{ kind: 'kernel', patches: series, prefix: 2 }, stream] },
-  bus_master_kept: { guarantee: 'the first open of the retrieved device keeps bus mastering', controls: [{ kind: 'kernel', patches: series, prefix: 4 }, stream] },
-  not_reset: { guarantee: 'the device was not reset across the kexec', controls: [stream] },
-  preserve_iommufd: { guarantee: 'LUO preserves the iommufd', controls: [stream] },
-  retrieve_iommufd: { guarantee: 'the iommufd is retrieved after the kexec', controls: [stream] },
+/** Keyed by assertion name, as cases declare it: every assertion the agent can report has its row. */
+export const guarantees: Record<AssertionName, Row> = {
+  [A.agent_runs_as_init]: { guarantee: 'the kernel boots to our agent as PID 1', controls: [stream] },
+  [A.bound_to_vfio_pci]: { guarantee: 'the device binds to vfio-pci (driver_override)', controls: [{ kind: 'append', words: 'vfio.enable_unsafe_noiommu_mode=0', skip: true }, stream] },
+  [A.noiommu_cdev]: { guarantee: 'a no-IOMMU cdev (/dev/vfio/devices/noiommu-vfioN) appears', controls: [stream] },
+  [A.taint_user_set]: { guarantee: 'no-IOMMU use taints the kernel (TAINT_USER)', controls: [stream] },
+  [A.bind_iommufd]: { guarantee: 'VFIO_DEVICE_BIND_IOMMUFD binds the cdev to an iommufd', controls: [stream] },
+  [A.ioas_alloc]: { guarantee: 'IOMMU_IOAS_ALLOC gives an IOAS', controls: [stream] },
+  [A.attach_ioas]: { guarantee: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT attaches the device to it', controls: [stream] },
+  [A.edu_bar0_responds]: { guarantee: "the device's BAR0 answers through the VFIO region mmap", controls: [stream] },
+  [A.ioas_map]: { guarantee: 'IOMMU_IOAS_MAP maps the DMA buffer', controls: [stream] },
+  [A.vmpin_grows_by_mapped_size]: { guarantee: "the kernel pins the buffer: the driver's VmPin grows by exactly the mapped size", controls: [stream] },
+  [A.get_pa_every_page]: { guarantee: 'IOMMU_IOAS_NOIOMMU_GET_PA gives every page its physical address', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/no-get-pa', skip: true }, stream] },
+  [A.dma_roundtrip_every_page]: { guarantee: 'DMA through those addresses moves every byte of every page, and nothing else', controls: [{ kind: 'selftest', cheat: CHEAT['wrong-dma'] }, stream] },
+  [A.pressure_moves_unpinned]: { guarantee: 'the pressure is real: an unpinned buffer of the same size does move to the other node', controls: [{ kind: 'append', words: 'numa=off' }, stream] },
+  [A.pa_stable_under_pressure]: { guarantee: 'pinned pages keep their physical addresses under compaction and migration', controls: [{ kind: 'append', words: 'numa=off' }, stream] },
+  [A.dma_after_pressure]: { guarantee: 'DMA is still byte-exact after the pressure', controls: [stream] },
+  [A.get_pa_unmapped_enoent]: { guarantee: 'GET_PA on an unmapped IOVA is ENOENT', controls: [stream] },
+  [A.get_pa_zero_length_einval]: { guarantee: 'GET_PA with length 0 is EINVAL', controls: [stream] },
+  [A.get_hw_info_refused]: { guarantee: 'IOMMU_GET_HW_INFO is refused for a no-IOMMU device', controls: [stream] },
+  [A.unmap_restores_vmpin]: { guarantee: 'IOMMU_IOAS_UNMAP unpins: VmPin returns to where it was', controls: [stream] },
+  [A.sandbox_no_refusals]: { guarantee: 'no mprotect, mlock, /proc or other trick anywhere in the stage (seccomp, Landlock, the open watch)', controls: [...sandbox.map((cheat) => ({ kind: 'selftest', cheat }) as Control), stream] },
+  [A.ioas_map_file]: { guarantee: 'IOMMU_IOAS_MAP_FILE maps the LUO memfd', controls: [stream] },
+  [A.vmpin_equals_mapped]: { guarantee: "the driver's VmPin equals what it mapped", controls: [stream] },
+  [A.luo_create_session]: { guarantee: 'LUO opens a session', controls: [stream] },
+  [A.luo_preserve_memfd]: { guarantee: 'LUO preserves the DMA memfd', controls: [stream] },
+  [A.luo_preserve_state]: { guarantee: "LUO preserves the agent's state memfd", controls: [stream] },
+  [A.kexec_file_load]: { guarantee: 'kexec_file_load accepts the next kernel', controls: [stream] },
+  [A.state_crossed_kexec]: { guarantee: 'the next kernel reads what this one handed over', controls: [{ kind: 'next-kernel', spec: 'debian:7.3' }, stream] },
+  [A.luo_retrieve_memfd]: { guarantee: 'the DMA memfd is retrieved after the kexec', controls: [stream] },
+  [A.memfd_bytes_identical]: { guarantee: "the memfd's bytes are exactly what the last stage left", controls: [stream] },
+  [A.pa_unchanged_across_kexec]: { guarantee: 'the memfd sits on the same physical pages after the kexec', controls: [stream] },
+  [A.dma_resumes]: { guarantee: 'DMA into the preserved pages works again after the kexec', controls: [{ kind: 'kernel', patches: series, prefix: 3 }, { kind: 'kernel', patches: series, prefix: 4 }, stream] },
+  [A.luo_finish]: { guarantee: 'LUO FINISHes the sessions', controls: [stream] },
+  [A.preserve_device_fd]: { guarantee: 'LUO preserves the vfio cdev fd (and keeps doing so at every hop)', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/one-hop' }, stream] },
+  [A.device_driver_before_userspace]: { guarantee: 'after the kexec, before userspace acts, the device is bound to vfio-pci and nothing else', controls: [{ kind: 'selftest', cheat: CHEAT['check-driver'] }, stream] },
+  [A.native_driver_never_probed]: { guarantee: "the device's native driver never probed it in the next kernel", controls: [stream] },
+  [A.bus_master_before_open]: { guarantee: 'bus mastering survives the kexec, before anything opens the device', controls: [{ kind: 'kernel', patches: series, prefix: 2 }, { kind: 'kernel', patches: series, prefix: 3 }, stream] },
+  [A.bind_before_retrieve_refused]: { guarantee: 'no one binds the handed-over device before its LUO owner retrieves it', controls: [{ kind: 'kernel', patches: series, prefix: 3 }, { kind: 'kernel', patches: series, prefix: 4 }, stream] },
+  [A.retrieve_device_fd]: { guarantee: 'RETRIEVE_FD gives the vfio cdev back', controls: [{ kind: 'kernel', patches: series, prefix: 2 }, stream] },
+  [A.bus_master_kept]: { guarantee: 'the first open of the retrieved device keeps bus mastering', controls: [{ kind: 'kernel', patches: series, prefix: 4 }, stream] },
+  [A.not_reset]: { guarantee: 'the device was not reset across the kexec', controls: [stream] },
+  [A.preserve_iommufd]: { guarantee: 'LUO preserves the iommufd', controls: [stream] },
+  [A.retrieve_iommufd]: { guarantee: 'the iommufd is retrieved after the kexec', controls: [stream] },
 };
 
 /** A kernel-warning splat is the harness's own assertion, on every case. */

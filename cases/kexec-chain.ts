@@ -1,4 +1,5 @@
 import { defineCase, type Stage } from './case.ts';
+import { A, CASE, CLAIM } from './contract.ts';
 import { deviceBack, dmaFirst, handoff, lastStageEnd, rebind } from './handover-stages.ts';
 
 /** How many kexecs in a row. */
@@ -10,14 +11,14 @@ const back = deviceBack({ dma: true, native: false, iommufd: false });
 const stages: Stage[] = [{ assertions: [...rebind, ...dmaFirst, ...carry] }];
 for (let k = 2; k <= kexecs + 1; k++) {
   const last = k === kexecs + 1;
-  stages.push({ assertions: [...back, ...(last ? ['unmap_restores_vmpin', ...lastStageEnd] : ['luo_finish', ...carry])] });
+  stages.push({ assertions: [...back, ...(last ? [A.unmap_restores_vmpin, ...lastStageEnd] : [A.luo_finish, ...carry])] });
 }
 
 export default defineCase({
-  name: 'kexec-chain',
+  name: CASE['kexec-chain'],
   summary: `${kexecs} kexecs in a row with the vfio device preserved at every hop: back in VFIO, not reset, DMA into the same pages each time`,
   capabilities: ['base', 'noiommu-iommufd', 'liveupdate'],
-  claims: ['vfio-preserve'],
+  claims: [CLAIM['vfio-preserve']],
   devices: [{ role: 'dma', model: 'edu', props: { dma_mask: '0xffffffffffffffff' } }],
   params: { pages: 16, stages: kexecs + 1 },
   stages,

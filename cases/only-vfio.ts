@@ -1,11 +1,12 @@
 import { defineCase } from './case.ts';
+import { CASE, CLAIM } from './contract.ts';
 import { deviceBack, handoff, lastStageEnd, rebind } from './handover-stages.ts';
 
 export default defineCase({
-  name: 'only-vfio',
+  name: CASE['only-vfio'],
   summary: 'a device with an in-kernel driver (virtio-rng) handed over in VFIO: its native driver never probes it after kexec',
   capabilities: ['base', 'noiommu-iommufd', 'liveupdate', 'native-drivers'],
-  claims: ['vfio-preserve'],
+  claims: [CLAIM['vfio-preserve']],
   devices: [{ role: 'native', model: 'virtio-rng-pci' }],
   params: { stages: 2 },
   stages: [

@@ -2,6 +2,7 @@
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Case } from '../cases/case.ts';
+import { marker, word, type Key } from '../cases/contract.ts';
 import { fragmentPath, type Claim } from '../kernels/capabilities.ts';
 import type { Kernel } from './kernel/build.ts';
 import { describeMiss, loadFragment, missingSymbols, parseConfig } from './kernel/fragments.ts';
@@ -63,9 +64,9 @@ export function kernelCmdline(c: Case, devices: VmDevice[], arch: Arch, append =
     'vfio.enable_unsafe_noiommu_mode=1',
     'liveupdate=on',
     'retain_initrd',
-    `vh.case=${c.name}`,
-    ...c.devices.map((d, i) => `vh.${d.role}=${bdfOf(devices[i]!.slot)}`),
-    ...Object.entries(c.params).map(([k, v]) => `vh.${k}=${v}`),
+    word('case', c.name),
+    ...c.devices.map((d, i) => word(d.role, bdfOf(devices[i]!.slot))),
+    ...(Object.entries(c.params) as [Key, string | number][]).map(([k, v]) => word(k, v)),
     ...append.split(/\s+/).filter(Boolean),
   ];
   return words.join(' ');
@@ -100,7 +101,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
         qemu: ctx.qemu,
         kernel: ctx.kernel.bzImage,
         initrd: ctx.guest.initramfs,
-        cmdline: kernelCmdline(c, devices, ctx.arch, [ctx.guest.next ? 'vh.next=/next-kernel' : '', ctx.append ?? ''].join(' ')),
+        cmdline: kernelCmdline(c, devices, ctx.arch, [ctx.guest.next ? word('next', '/next-kernel') : '', ctx.append ?? ''].join(' ')),
         memoryMiB: c.memoryMiB ?? 512,
         cpus: c.cpus ?? 1,
         numaNodes: c.numaNodes,
@@ -122,12 +123,12 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
           obs.resultLines.push(line);
           obs.resultTimes!.push(Date.now() - t0);
           appendFileSync(resultLog, `${line}\n`);
-          if (line.startsWith('# vh agent=start')) {
+          if (line.startsWith(marker('start'))) {
             obs.timings!.agent_start_ms ??= Date.now() - t0;
             enter('case');
-          } else if (line.startsWith('# vh agent=kexec')) {
+          } else if (line.startsWith(marker('kexec'))) {
             enter('kexec');
-          } else if (line.startsWith('# vh agent=done')) {
+          } else if (line.startsWith(marker('done'))) {
             obs.timings!.agent_done_ms = Date.now() - t0;
             enter('poweroff');
           } else {

@@ -5,6 +5,7 @@
 import { constants } from 'node:os';
 import { Parser, lineTypes, type FinalResults, type Result } from 'tap-parser';
 import { qualified, type Case } from '../cases/case.ts';
+import { AGENT, BAIL, DMA_MARK, INFO, kexecReboot, marker } from '../cases/contract.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
 import { warningsAllowlist, type AllowedWarning } from '../kernels/warnings-allowlist.ts';
 import { ConsoleWatch, type Splat } from './console-watch.ts';
@@ -120,8 +121,8 @@ function toPoint(a: Result, from: { line: string; at: number } | undefined): Poi
 function readComment(c: string, out: Parsed): void {
   const m = /^# vh (\w+)=(.*)$/.exec(c.trim());
   if (!m) return;
-  if (m[1] === 'agent') out.agent.push(m[2]!);
-  else if (m[1] !== 'dma_mark') out.info[m[1]!] = m[2]!; // timing marks are read from the lines with their arrival times
+  if (m[1] === INFO.agent) out.agent.push(m[2]!);
+  else if (m[1] !== INFO.dma_mark) out.info[m[1]!] = m[2]!; // timing marks are read from the lines with their arrival times
 }
 
 interface Segment {
@@ -134,7 +135,7 @@ interface Segment {
 export function splitStages(lines: string[], times: number[] = []): Segment[] {
   const segs: Segment[] = [];
   lines.forEach((line, i) => {
-    const start = /^# vh agent=start stage=(\d+)/.exec(line);
+    const start = line.startsWith(`${marker('start')} `) ? / stage=(\d+)/.exec(line) : null;
     if (start) segs.push({ stage: Number(start[1]), lines: [], times: [] });
     const cur = segs.at(-1);
     if (cur) {
@@ -156,9 +157,9 @@ function stageReport(stages: StageReport[], n: number): StageReport | undefined 
   return stages.find((s) => s.stage === n);
 }
 
-function timeOf(seg: Segment | undefined, pattern: RegExp): number | undefined {
+function timeOf(seg: Segment | undefined, is: (line: string) => boolean): number | undefined {
   if (!seg) return undefined;
-  const i = seg.lines.findIndex((l) => pattern.test(l));
+  const i = seg.lines.findIndex(is);
   return i < 0 ? undefined : seg.times[i];
 }
 
@@ -167,10 +168,10 @@ function stageTimings(segs: Segment[], into: Record<string, number>): void {
     const up = /uptime_ms=(\d+)/.exec(seg.lines[0] ?? '')?.[1];
     if (up) into[`stage${seg.stage}_boot_to_init_ms`] = Number(up);
     const next = segs.find((s) => s.stage === seg.stage + 1);
-    const kexecAt = timeOf(seg, /^# vh agent=kexec /);
+    const kexecAt = timeOf(seg, (l) => l.startsWith(`${marker('kexec')} `));
     if (next && kexecAt !== undefined && next.times[0] !== undefined) into[`kexec${seg.stage}_ms`] = next.times[0] - kexecAt;
-    const last = timeOf(seg, /^# vh dma_mark=last$/);
-    const first = timeOf(next, /^# vh dma_mark=first$/);
+    const last = timeOf(seg, (l) => l === `# vh ${INFO.dma_mark}=${DMA_MARK.last}`);
+    const first = timeOf(next, (l) => l === `# vh ${INFO.dma_mark}=${DMA_MARK.first}`);
     if (last !== undefined && first !== undefined) into[`blackout${seg.stage}_ms`] = first - last;
   }
 }
@@ -235,7 +236,7 @@ function guestCrashed(watch: ConsoleWatch, agent: string[], error: ErrorAt): Bro
 }
 
 function agentCrashed(agent: string[], error: ErrorAt): Broken | undefined {
-  const crash = agent.find((a) => a.startsWith('crash') || a.startsWith('error'));
+  const crash = agent.find((a) => opens(a, AGENT.crash) || opens(a, AGENT.error));
   return crash === undefined ? undefined : error('case', `agent ${crash}`);
 }
 
@@ -248,12 +249,12 @@ function timedOut(obs: Observation, error: ErrorAt): Broken | undefined {
 
 /** QEMU went away before the agent finished and nobody asked it to: nothing is known about the kernel. */
 function qemuDied(obs: Observation, agent: string[], watch: ConsoleWatch): Broken | undefined {
-  if (!obs.exit || agent.some((a) => a.startsWith('done'))) return undefined;
+  if (!obs.exit || agent.some((a) => opens(a, AGENT.done))) return undefined;
   const { code, signal, stderr } = obs.exit;
   if (!signal && code === 0) return undefined;
   const said = lastLine(stderr);
   const how = signal ? `QEMU was killed by ${signal}` : `QEMU exited with status ${code}`;
-  const phase = agent.at(-1)?.startsWith('kexec') ? 'kexec' : agent.length ? 'case' : 'boot';
+  const phase = opens(agent.at(-1), AGENT.kexec) ? 'kexec' : agent.length ? 'case' : 'boot';
   return { status: 'miss', phase, reason: `${how}${said ? `: ${said}` : ''}`, excerpt: `${watch.tail()}\n--- QEMU stderr ---\n${stderr.trim()}` };
 }
 
@@ -273,7 +274,7 @@ function brokenKexec(stages: StageReport[], error: ErrorAt): Broken | undefined 
 
 /** Lines the agent wrote in a stage that never reached us: the kexec transition lost them. */
 function lostLines(seg: Segment): number | undefined {
-  const i = seg.lines.findIndex((l) => /^# vh agent=kexec /.test(l));
+  const i = seg.lines.findIndex((l) => l.startsWith(`${marker('kexec')} `));
   if (i < 0) return undefined;
   const wrote = Number(/lines=(\d+)/.exec(seg.lines[i]!)?.[1]);
   return Number.isFinite(wrote) ? wrote - (i + 1) : undefined;
@@ -289,12 +290,12 @@ function bailedOut(stages: StageReport[], error: ErrorAt): Broken | undefined {
  * the kernel's reason, as its own kexec_reboot assertion. */
 function refusedKexec(s: StageReport | undefined): Assertion | undefined {
   const why = s?.bailout?.reason;
-  const prefix = 'kexec refused: ';
+  const prefix = `${BAIL.kexec_refused}: `;
   if (!why?.startsWith(prefix)) return undefined;
   const errname = why.slice(prefix.length).trim();
   const errno = (constants.errno as Record<string, number | undefined>)[errname];
   const seen = `the kernel refused the kexec: ${errname}`;
-  return { name: 'kexec_reboot', ok: false, diag: { expected: 'reboot(LINUX_REBOOT_CMD_KEXEC) does not return', seen, ...(errno === undefined ? {} : { errno }), errname, phase: 'kexec' } };
+  return { name: kexecReboot, ok: false, diag: { expected: 'reboot(LINUX_REBOOT_CMD_KEXEC) does not return', seen, ...(errno === undefined ? {} : { errno }), errname, phase: 'kexec' } };
 }
 
 function brokenStream(stages: StageReport[], error: ErrorAt): Broken | undefined {
@@ -323,8 +324,13 @@ function duplicateName(s: StageReport): string | undefined {
 }
 
 function unfinished(agent: string[], error: ErrorAt): Broken | undefined {
-  if (agent.some((a) => a.startsWith('done'))) return undefined;
+  if (agent.some((a) => opens(a, AGENT.done))) return undefined;
   return agent.length ? error('case', 'the result channel ended before the agent finished') : error('boot', 'the agent never started');
+}
+
+/** Whether a `# vh agent=` value opens with this marker word. */
+function opens(value: string | undefined, word: string): boolean {
+  return value === word || Boolean(value?.startsWith(`${word} `));
 }
 
 function lastLine(text: string): string | undefined {

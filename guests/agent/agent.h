@@ -2,6 +2,8 @@
 #ifndef VH_AGENT_H
 #define VH_AGENT_H
 #include <stdint.h>
+/* Generated at build time from cases/contract.ts (harness/guest/agent-build.ts): every name the host reads. */
+#include "vh_contract.h"
 
 #define VH_PAGE 4096u
 #define VH_MAX_PAGES 1024
@@ -18,6 +20,7 @@ struct plan {
 	char induce[32];  /* an induced failure: panic, hang, garbage */
 	char next[64];    /* the kernel image kexec_file_load loads: /kernel, or /next-kernel */
 	int shell;        /* vfio-handover shell: bind the devices, then a shell on the console */
+	int iommufd;      /* the handover preserves the iommufd too (iommufd-handover) */
 };
 
 struct case_def {

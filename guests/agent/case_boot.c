@@ -8,8 +8,8 @@ int case_boot(const struct plan *p)
 	(void)p;
 	ktap_header(1);
 	if (getppid() == 1)
-		pass("agent_runs_as_init");
+		pass(VH_A_AGENT_RUNS_AS_INIT);
 	else
-		fail_soft("agent_runs_as_init", "boot", 0, "the driver's parent is PID 1", "parent is %d", (int)getppid());
+		fail_soft(VH_A_AGENT_RUNS_AS_INIT, "boot", 0, "the driver's parent is PID 1", "parent is %d", (int)getppid());
 	return ktap_failures() ? 1 : 0;
 }

@@ -74,14 +74,14 @@ static void assert_ioas_map_file(struct vdev *d)
 {
 	int err;
 
-	if (!step("ioas_map_file"))
+	if (!step(VH_A_IOAS_MAP_FILE))
 		return;
 	pin_before = observe_vmpin_kb();
 	err = ioas_map_file(d->iommufd, d->ioas, buf.memfd, 0, buf.len, buf.iova);
 	if (err)
-		fail_hard("ioas_map_file", "map", -err, "IOMMU_IOAS_MAP_FILE of the memfd", "failed");
+		fail_hard(VH_A_IOAS_MAP_FILE, "map", -err, "IOMMU_IOAS_MAP_FILE of the memfd", "failed");
 	else
-		pass("ioas_map_file");
+		pass(VH_A_IOAS_MAP_FILE);
 }
 
 /* The kernel's pin accounting, read by the observer: exactly the buffer, nothing else. */
@@ -89,14 +89,14 @@ static void assert_vmpin_mapped(void)
 {
 	long now;
 
-	if (!step("vmpin_equals_mapped"))
+	if (!step(VH_A_VMPIN_EQUALS_MAPPED))
 		return;
 	now = observe_vmpin_kb();
 	if (now - pin_before != (long)(buf.len / 1024))
-		fail_soft("vmpin_equals_mapped", "map", 0, "VmPin grows by the mapped size", "VmPin %ld kB -> %ld kB for %llu kB mapped", pin_before, now,
+		fail_soft(VH_A_VMPIN_EQUALS_MAPPED, "map", 0, "VmPin grows by the mapped size", "VmPin %ld kB -> %ld kB for %llu kB mapped", pin_before, now,
 			  (unsigned long long)buf.len / 1024);
 	else
-		pass("vmpin_equals_mapped");
+		pass(VH_A_VMPIN_EQUALS_MAPPED);
 }
 
 static void assert_unmap_restores(struct vdev *d)
@@ -104,24 +104,24 @@ static void assert_unmap_restores(struct vdev *d)
 	long after;
 	int err;
 
-	if (!step("unmap_restores_vmpin"))
+	if (!step(VH_A_UNMAP_RESTORES_VMPIN))
 		return;
 	err = ioas_unmap(d->iommufd, d->ioas, buf.iova, buf.len);
 	after = observe_vmpin_kb();
 	/* An observer error is no VmPin reading: the same errno twice is not "restored". */
 	if (pin_before < 0 || after < 0)
-		fail_soft("unmap_restores_vmpin", "unmap", (int)-(after < 0 ? after : pin_before), "the observer reads VmPin before and after",
+		fail_soft(VH_A_UNMAP_RESTORES_VMPIN, "unmap", (int)-(after < 0 ? after : pin_before), "the observer reads VmPin before and after",
 			  "VmPin %ld before map, %ld after unmap", pin_before, after);
 	else if (err || after != pin_before)
-		fail_soft("unmap_restores_vmpin", "unmap", -err, "IOAS_UNMAP succeeds and VmPin returns", "VmPin %ld kB before map, %ld kB after unmap",
+		fail_soft(VH_A_UNMAP_RESTORES_VMPIN, "unmap", -err, "IOAS_UNMAP succeeds and VmPin returns", "VmPin %ld kB before map, %ld kB after unmap",
 			  pin_before, after);
 	else
-		pass("unmap_restores_vmpin");
+		pass(VH_A_UNMAP_RESTORES_VMPIN);
 }
 
 static void assert_pa_unchanged(struct vdev *d)
 {
-	const char *name = "pa_unchanged_across_kexec";
+	const char *name = VH_A_PA_UNCHANGED_ACROSS_KEXEC;
 	uint64_t bad = 0;
 	uint32_t moved = 0, first = 0;
 	int err;
@@ -174,17 +174,17 @@ static void stage_first(const struct plan *p, const struct flow *f, struct vdev 
 	}
 	assert_edu_bar0(d);
 	if (dmabuf_create(&buf, p->pages, IOVA))
-		fail_hard("ioas_map_file", "map", errno, "a memfd-backed buffer", "memfd failed");
+		fail_hard(VH_A_IOAS_MAP_FILE, "map", errno, "a memfd-backed buffer", "memfd failed");
 	else
 		assert_ioas_map_file(d);
 	assert_vmpin_mapped();
 	assert_get_pa_every_page(d, &buf);
-	assert_dma_roundtrip(d, &buf, "dma_roundtrip_every_page");
+	assert_dma_roundtrip(d, &buf, VH_A_DMA_ROUNDTRIP_EVERY_PAGE);
 }
 
 static int retrieve_state(const struct plan *p)
 {
-	const char *name = "state_crossed_kexec";
+	const char *name = VH_A_STATE_CROSSED_KEXEC;
 	struct vh_state *st;
 	int fd;
 
@@ -211,9 +211,9 @@ static int retrieve_state(const struct plan *p)
 	}
 	pass(name);
 	if (prev.device_err)
-		lacks_cap("vfio-preserve", "LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned %s in stage %u", errname(prev.device_err), prev.stage);
+		lacks_cap(VH_CLAIM_VFIO_PRESERVE, "LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned %s in stage %u", errname(prev.device_err), prev.stage);
 	if (prev.iommufd_err)
-		lacks_cap("iommufd-preserve", "LIVEUPDATE_SESSION_PRESERVE_FD of the iommufd returned %s in stage %u", errname(prev.iommufd_err), prev.stage);
+		lacks_cap(VH_CLAIM_IOMMUFD_PRESERVE, "LIVEUPDATE_SESSION_PRESERVE_FD of the iommufd returned %s in stage %u", errname(prev.iommufd_err), prev.stage);
 	return 0;
 }
 
@@ -221,24 +221,24 @@ static void retrieve_buffer(void)
 {
 	int fd, err;
 
-	if (step("luo_retrieve_memfd")) {
+	if (step(VH_A_LUO_RETRIEVE_MEMFD)) {
 		in_dma = luo_retrieve_session(luofd, "vh-dma");
 		fd = in_dma < 0 ? in_dma : luo_retrieve(in_dma, TOKEN_MEMFD);
 		if (fd >= 0 && (err = dmabuf_adopt(&buf, fd, (int)prev.pages, IOVA)))
 			fd = err;
 		if (fd < 0)
-			fail_hard("luo_retrieve_memfd", "retrieve", -fd, "RETRIEVE_SESSION(vh-dma) and RETRIEVE_FD of the DMA memfd", "failed");
+			fail_hard(VH_A_LUO_RETRIEVE_MEMFD, "retrieve", -fd, "RETRIEVE_SESSION(vh-dma) and RETRIEVE_FD of the DMA memfd", "failed");
 		else
-			pass("luo_retrieve_memfd");
+			pass(VH_A_LUO_RETRIEVE_MEMFD);
 	}
-	if (step("memfd_bytes_identical")) {
+	if (step(VH_A_MEMFD_BYTES_IDENTICAL)) {
 		uint64_t h = dmabuf_digest(&buf);
 
 		if (h != prev.digest)
-			fail_soft("memfd_bytes_identical", "retrieve", 0, "the digest of the previous stage's bytes", "0x%016llx, was 0x%016llx", (unsigned long long)h,
+			fail_soft(VH_A_MEMFD_BYTES_IDENTICAL, "retrieve", 0, "the digest of the previous stage's bytes", "0x%016llx, was 0x%016llx", (unsigned long long)h,
 				  (unsigned long long)prev.digest);
 		else
-			pass("memfd_bytes_identical");
+			pass(VH_A_MEMFD_BYTES_IDENTICAL);
 	}
 }
 
@@ -296,46 +296,46 @@ static int sysfs_command(const char *bdf, uint16_t *cmd)
 
 static void driver_before_userspace(const struct flow *f, const char *early)
 {
-	if (check_driver_anyway ? step("device_driver_before_userspace") : step_cap("device_driver_before_userspace", "vfio-preserve")) {
+	if (check_driver_anyway ? step(VH_A_DEVICE_DRIVER_BEFORE_USERSPACE) : step_cap(VH_A_DEVICE_DRIVER_BEFORE_USERSPACE, VH_CLAIM_VFIO_PRESERVE)) {
 		/* The previous stage preserved the device fd: this kernel claims it, so only vfio-pci will do. */
 		int claimed = !prev.device_err;
 
 		if (claimed && strcmp(early, "vfio-pci"))
-			fail_soft("device_driver_before_userspace", "boot", 0, "vfio-pci: the previous stage preserved the device fd", "%s%s",
+			fail_soft(VH_A_DEVICE_DRIVER_BEFORE_USERSPACE, "boot", 0, "vfio-pci: the previous stage preserved the device fd", "%s%s",
 				  early[0] ? "bound to " : "no driver", early);
 		else if (early[0] && strcmp(early, "vfio-pci"))
-			fail_soft("device_driver_before_userspace", "boot", 0, "vfio-pci or no driver", "bound to %s", early);
+			fail_soft(VH_A_DEVICE_DRIVER_BEFORE_USERSPACE, "boot", 0, "vfio-pci or no driver", "bound to %s", early);
 		else
-			pass("device_driver_before_userspace");
+			pass(VH_A_DEVICE_DRIVER_BEFORE_USERSPACE);
 	}
-	if (f->native && step_cap("native_driver_never_probed", "vfio-preserve")) {
+	if (f->native && step_cap(VH_A_NATIVE_DRIVER_NEVER_PROBED, VH_CLAIM_VFIO_PRESERVE)) {
 		char line[512];
 
 		if (early[0] && strcmp(early, "vfio-pci"))
-			fail_soft("native_driver_never_probed", "boot", 0, "no driver but vfio-pci ever bound", "%s bound", early);
+			fail_soft(VH_A_NATIVE_DRIVER_NEVER_PROBED, "boot", 0, "no driver but vfio-pci ever bound", "%s bound", early);
 		else if (kmsg_mentions(d_bdf, "virtio", line, sizeof(line)))
-			fail_soft("native_driver_never_probed", "boot", 0, "no virtio message about the device in this boot's log", "%s", line);
+			fail_soft(VH_A_NATIVE_DRIVER_NEVER_PROBED, "boot", 0, "no virtio message about the device in this boot's log", "%s", line);
 		else
-			pass("native_driver_never_probed");
+			pass(VH_A_NATIVE_DRIVER_NEVER_PROBED);
 	}
-	if (step_cap("bus_master_before_open", "vfio-preserve")) {
+	if (step_cap(VH_A_BUS_MASTER_BEFORE_OPEN, VH_CLAIM_VFIO_PRESERVE)) {
 		uint16_t cmd = 0;
 		int err = sysfs_command(d_bdf, &cmd);
 
 		if (err)
-			fail_soft("bus_master_before_open", "boot", -err, "PCI_COMMAND readable through sysfs", "failed");
+			fail_soft(VH_A_BUS_MASTER_BEFORE_OPEN, "boot", -err, "PCI_COMMAND readable through sysfs", "failed");
 		else if (!(cmd & PCI_COMMAND_MASTER))
-			fail_soft("bus_master_before_open", "boot", 0, "bus master still set from the previous kernel before anything opened the device",
+			fail_soft(VH_A_BUS_MASTER_BEFORE_OPEN, "boot", 0, "bus master still set from the previous kernel before anything opened the device",
 				  "PCI_COMMAND 0x%04x", cmd);
 		else
-			pass("bus_master_before_open");
+			pass(VH_A_BUS_MASTER_BEFORE_OPEN);
 	}
 }
 
 /* Before RETRIEVE_FD, a plain open of the cdev must not be able to take the device. */
 static void bind_before_retrieve(const struct vdev *d)
 {
-	const char *name = "bind_before_retrieve_refused";
+	const char *name = VH_A_BIND_BEFORE_RETRIEVE_REFUSED;
 	char cdev[64], path[128];
 	uint32_t devid;
 	int fd, ifd, err;
@@ -366,42 +366,42 @@ static void retrieve_device(const struct flow *f, struct vdev *d, int last)
 	uint16_t cmd = 0;
 	int fd, err;
 
-	scope_cap("vfio-preserve");
+	scope_cap(VH_CLAIM_VFIO_PRESERVE);
 	bind_before_retrieve(d);
-	if (step("retrieve_device_fd")) {
+	if (step(VH_A_RETRIEVE_DEVICE_FD)) {
 		if (in_dma < 0)
 			in_dma = luo_retrieve_session(luofd, "vh-dma");
 		fd = in_dma < 0 ? in_dma : luo_retrieve(in_dma, TOKEN_DEVICE);
 		if (fd < 0) {
-			fail_hard("retrieve_device_fd", "retrieve", -fd, "RETRIEVE_FD of the vfio cdev fd", "failed");
+			fail_hard(VH_A_RETRIEVE_DEVICE_FD, "retrieve", -fd, "RETRIEVE_FD of the vfio cdev fd", "failed");
 		} else {
 			d->devfd = fd;
-			pass("retrieve_device_fd");
+			pass(VH_A_RETRIEVE_DEVICE_FD);
 		}
 	}
-	if (f->preserve_iommufd && step_cap("retrieve_iommufd", "iommufd-preserve")) {
+	if (f->preserve_iommufd && step_cap(VH_A_RETRIEVE_IOMMUFD, VH_CLAIM_IOMMUFD_PRESERVE)) {
 		fd = luo_retrieve(in_dma, TOKEN_IOMMUFD);
 		if (fd < 0)
-			fail_soft("retrieve_iommufd", "retrieve", -fd, "RETRIEVE_FD of the iommufd", "failed");
+			fail_soft(VH_A_RETRIEVE_IOMMUFD, "retrieve", -fd, "RETRIEVE_FD of the iommufd", "failed");
 		else
-			pass("retrieve_iommufd");
+			pass(VH_A_RETRIEVE_IOMMUFD);
 	}
 	assert_bind_iommufd(d);
-	if (step("bus_master_kept")) {
+	if (step(VH_A_BUS_MASTER_KEPT)) {
 		err = vfio_config_read16(d->devfd, PCI_COMMAND, &cmd);
 		if (err || !(cmd & PCI_COMMAND_MASTER))
-			fail_soft("bus_master_kept", "retrieve", -err, "PCI_COMMAND bus master still set", "PCI_COMMAND 0x%04x", cmd);
+			fail_soft(VH_A_BUS_MASTER_KEPT, "retrieve", -err, "PCI_COMMAND bus master still set", "PCI_COMMAND 0x%04x", cmd);
 		else
-			pass("bus_master_kept");
+			pass(VH_A_BUS_MASTER_KEPT);
 	}
-	if (f->dma && step("not_reset")) {
+	if (f->dma && step(VH_A_NOT_RESET)) {
 		d->bar = vfio_map_bar(d->devfd, 0, &d->bar_size, &err);
 		if (!d->bar)
-			fail_hard("not_reset", "bar", -err, "BAR0 maps", "failed");
+			fail_hard(VH_A_NOT_RESET, "bar", -err, "BAR0 maps", "failed");
 		else if (edu_read32(d->bar, EDU_FACTORIAL) != FACTORIAL_OUT)
-			fail_soft("not_reset", "bar", 0, "edu factorial register still 120 from stage 1", "0x%x", edu_read32(d->bar, EDU_FACTORIAL));
+			fail_soft(VH_A_NOT_RESET, "bar", 0, "edu factorial register still 120 from stage 1", "0x%x", edu_read32(d->bar, EDU_FACTORIAL));
 		else
-			pass("not_reset");
+			pass(VH_A_NOT_RESET);
 	}
 	assert_ioas_alloc(d);
 	assert_attach_ioas(d);
@@ -409,7 +409,7 @@ static void retrieve_device(const struct flow *f, struct vdev *d, int last)
 		assert_ioas_map_file(d);
 		assert_vmpin_mapped();
 		assert_pa_unchanged(d);
-		assert_dma_roundtrip(d, &buf, "dma_resumes");
+		assert_dma_roundtrip(d, &buf, VH_A_DMA_RESUMES);
 		if (last)
 			assert_unmap_restores(d);
 	}
@@ -434,7 +434,7 @@ static void stage_next(const struct plan *p, const struct flow *f, struct vdev *
 		assert_ioas_map_file(d);
 		assert_vmpin_mapped();
 		assert_pa_unchanged(d);
-		assert_dma_roundtrip(d, &buf, "dma_resumes");
+		assert_dma_roundtrip(d, &buf, VH_A_DMA_RESUMES);
 		if (p->stage == p->stages)
 			assert_unmap_restores(d);
 	}
@@ -444,16 +444,16 @@ static void finish_incoming(void)
 {
 	int err = 0;
 
-	if (!step("luo_finish"))
+	if (!step(VH_A_LUO_FINISH))
 		return;
 	if (in_dma >= 0)
 		err = luo_finish(in_dma);
 	if (!err)
 		err = luo_finish(in_state);
 	if (err)
-		fail_soft("luo_finish", "finish", -err, "LIVEUPDATE_SESSION_FINISH succeeds", "failed");
+		fail_soft(VH_A_LUO_FINISH, "finish", -err, "LIVEUPDATE_SESSION_FINISH succeeds", "failed");
 	else
-		pass("luo_finish");
+		pass(VH_A_LUO_FINISH);
 	if (in_dma >= 0)
 		close(in_dma);
 	close(in_state);
@@ -466,7 +466,7 @@ static int preserve_optional(const char *name, const char *cap, int fd, uint64_t
 
 	/* An earlier stage already found the kernel cannot: say so again, and tell the next stage. */
 	if (lacking_cap(cap)) {
-		*err_out = !strcmp(cap, "vfio-preserve") ? prev.device_err : prev.iommufd_err;
+		*err_out = !strcmp(cap, VH_CLAIM_VFIO_PRESERVE) ? prev.device_err : prev.iommufd_err;
 		if (!*err_out)
 			*err_out = ENOENT;
 	}
@@ -475,7 +475,7 @@ static int preserve_optional(const char *name, const char *cap, int fd, uint64_t
 	/* Negative control: the device is not preserved, yet its binding is checked after kexec. */
 	if (check_driver_anyway && token == TOKEN_DEVICE) {
 		*err_out = ENOENT;
-		lacks_cap(cap, "not preserved on purpose (vh.cheat=check-driver)");
+		lacks_cap(cap, "not preserved on purpose (" VH_KEY_CHEAT "=" VH_CHEAT_CHECK_DRIVER ")");
 		step_cap(name, cap);
 		return -1;
 	}
@@ -483,7 +483,7 @@ static int preserve_optional(const char *name, const char *cap, int fd, uint64_t
 	/* ENOENT: no LUO handler for this file type; the kernel does not claim the capability. */
 	if (err == -ENOENT || err == -EOPNOTSUPP) {
 		*err_out = -err;
-		lacks_cap(cap, "LIVEUPDATE_SESSION_PRESERVE_FD of the %s returned %s", !strcmp(cap, "vfio-preserve") ? "vfio cdev fd" : "iommufd",
+		lacks_cap(cap, "LIVEUPDATE_SESSION_PRESERVE_FD of the %s returned %s", !strcmp(cap, VH_CLAIM_VFIO_PRESERVE) ? "vfio cdev fd" : "iommufd",
 			  errname(err));
 		step_cap(name, cap);
 		return -1;
@@ -504,9 +504,9 @@ static void next_cmdline(const struct plan *p, char *out, size_t cap)
 
 	snprintf(copy, sizeof(copy), "%s", p->cmdline);
 	for (char *tok = strtok(copy, " \n"); tok; tok = strtok(NULL, " \n"))
-		if (strncmp(tok, "vh.stage=", 9))
+		if (strncmp(tok, VH_KEY_STAGE "=", strlen(VH_KEY_STAGE "=")))
 			o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s ", tok);
-	snprintf(out + o, o < cap ? cap - o : 0, "vh.stage=%d", p->stage + 1);
+	snprintf(out + o, o < cap ? cap - o : 0, VH_KEY_STAGE "=%d", p->stage + 1);
 }
 
 static void handoff(const struct plan *p, const struct flow *f, struct vdev *d)
@@ -518,41 +518,41 @@ static void handoff(const struct plan *p, const struct flow *f, struct vdev *d)
 	if (f->dma)
 		st.digest = dmabuf_digest(&buf);
 	memcpy(st.pa, buf.pa, sizeof(st.pa));
-	if (step("luo_create_session")) {
+	if (step(VH_A_LUO_CREATE_SESSION)) {
 		if (luofd < 0)
 			luofd = luo_open();
 		s_dma = luofd < 0 ? luofd : luo_create_session(luofd, "vh-dma");
 		s_state = s_dma < 0 ? s_dma : luo_create_session(luofd, "vh-state");
 		if (s_state < 0)
-			fail_hard("luo_create_session", "preserve", -s_state, "CREATE_SESSION vh-dma and vh-state", "failed");
+			fail_hard(VH_A_LUO_CREATE_SESSION, "preserve", -s_state, "CREATE_SESSION vh-dma and vh-state", "failed");
 		else
-			pass("luo_create_session");
+			pass(VH_A_LUO_CREATE_SESSION);
 	}
-	if (f->dma && step("luo_preserve_memfd")) {
+	if (f->dma && step(VH_A_LUO_PRESERVE_MEMFD)) {
 		err = luo_preserve(s_dma, buf.memfd, TOKEN_MEMFD);
 		if (err)
-			fail_hard("luo_preserve_memfd", "preserve", -err, "PRESERVE_FD of the DMA memfd", "failed");
+			fail_hard(VH_A_LUO_PRESERVE_MEMFD, "preserve", -err, "PRESERVE_FD of the DMA memfd", "failed");
 		else
-			pass("luo_preserve_memfd");
+			pass(VH_A_LUO_PRESERVE_MEMFD);
 	}
 	if (f->preserve_device) {
 		uint32_t irq;
 
-		if (f->dma && !lacking_cap("vfio-preserve") && d->bar && witness_factorial(d))
+		if (f->dma && !lacking_cap(VH_CLAIM_VFIO_PRESERVE) && d->bar && witness_factorial(d))
 			ktap_info("warning", "edu factorial witness did not compute");
 		/* Negative control: interrupts left on, which the kernel must refuse to hand over. */
-		if (!strcmp(p->cheat, "irq-on")) {
+		if (!strcmp(p->cheat, VH_CHEAT_IRQ_ON)) {
 			err = vfio_irq_enable(d->devfd, &irq);
 			if (err)
 				ktap_info("cheat", "could not enable interrupts: %s", errname(err));
 			else
 				ktap_info("cheat", "interrupts left enabled (%s)", irq == VFIO_PCI_MSI_IRQ_INDEX ? "MSI" : "INTx");
 		}
-		preserve_optional("preserve_device_fd", "vfio-preserve", d->devfd, TOKEN_DEVICE, &st.device_err);
+		preserve_optional(VH_A_PRESERVE_DEVICE_FD, VH_CLAIM_VFIO_PRESERVE, d->devfd, TOKEN_DEVICE, &st.device_err);
 	}
 	if (f->preserve_iommufd)
-		preserve_optional("preserve_iommufd", "iommufd-preserve", d->iommufd, TOKEN_IOMMUFD, &st.iommufd_err);
-	if (step("luo_preserve_state")) {
+		preserve_optional(VH_A_PRESERVE_IOMMUFD, VH_CLAIM_IOMMUFD_PRESERVE, d->iommufd, TOKEN_IOMMUFD, &st.iommufd_err);
+	if (step(VH_A_LUO_PRESERVE_STATE)) {
 		sfd = memfd_create("vh-state", MFD_CLOEXEC);
 		err = sfd < 0 ? -errno : 0;
 		if (!err && write(sfd, &st, sizeof(st)) != (ssize_t)sizeof(st))
@@ -560,21 +560,21 @@ static void handoff(const struct plan *p, const struct flow *f, struct vdev *d)
 		if (!err)
 			err = luo_preserve(s_state, sfd, TOKEN_STATE);
 		if (err)
-			fail_hard("luo_preserve_state", "preserve", -err, "PRESERVE_FD of the state memfd", "failed");
+			fail_hard(VH_A_LUO_PRESERVE_STATE, "preserve", -err, "PRESERVE_FD of the state memfd", "failed");
 		else
-			pass("luo_preserve_state");
+			pass(VH_A_LUO_PRESERVE_STATE);
 	}
-	if (step("kexec_file_load")) {
+	if (step(VH_A_KEXEC_FILE_LOAD)) {
 		uint64_t t0 = now_ms();
 
 		next_cmdline(p, cmdline, sizeof(cmdline));
 		err = kexec_load_next(p->next, cmdline);
 		if (err) {
-			fail_hard("kexec_file_load", "kexec", -err, "kexec_file_load of /kernel and the retained initramfs", "failed");
+			fail_hard(VH_A_KEXEC_FILE_LOAD, "kexec", -err, "kexec_file_load of /kernel and the retained initramfs", "failed");
 		} else {
 			ktap_info("kexec_file_load_ms", "%llu", (unsigned long long)(now_ms() - t0));
 			ktap_info("kexec_image", "%s", p->next);
-			pass("kexec_file_load");
+			pass(VH_A_KEXEC_FILE_LOAD);
 		}
 	}
 	/* After the last sandboxed step of the stage: refusals during preserve and kexec_file_load count. */
@@ -583,10 +583,10 @@ static void handoff(const struct plan *p, const struct flow *f, struct vdev *d)
 		return;
 	/* The session fds stay open in this process until the reboot syscall itself. */
 	ktap_trailing_plan();
-	ktap_info("agent", "kexec stage=%d lines=%d", p->stage, ktap_lines() + 1);
+	ktap_info(VH_INFO_AGENT, VH_AGENT_KEXEC " stage=%d lines=%d", p->stage, ktap_lines() + 1);
 	err = kexec_reboot();
 	/* Still here: the kernel refused the reboot. The stream of this stage ends; the host judges it. */
-	ktap_bail("kexec refused: %s", errname(err));
+	ktap_bail(VH_BAIL_KEXEC_REFUSED ": %s", errname(err));
 }
 
 static int run_flow(const struct plan *p, const struct flow *f)
@@ -597,7 +597,7 @@ static int run_flow(const struct plan *p, const struct flow *f)
 	/* Before userspace touches anything: who owns the device in this kernel? */
 	pci_driver(d.bdf, early, sizeof(early));
 	d_bdf = d.bdf;
-	check_driver_anyway = !strcmp(p->cheat, "check-driver");
+	check_driver_anyway = !strcmp(p->cheat, VH_CHEAT_CHECK_DRIVER);
 	dma_seed_from(p->cmdline);
 	ktap_header(0);
 	ktap_info("driver_at_start", "%s", early[0] ? early : "(none)");
@@ -639,23 +639,12 @@ int case_memfd_chain(const struct plan *p)
 	return run_flow(p, &f);
 }
 
-/* Whether the kernel command line carries this exact word. */
-static int has_word(const char *cmdline, const char *word)
-{
-	size_t n = strlen(word);
-
-	for (const char *s = strstr(cmdline, word); s; s = strstr(s + 1, word))
-		if ((s == cmdline || s[-1] == ' ') && (s[n] == ' ' || !s[n]))
-			return 1;
-	return 0;
-}
-
 /* vfio-handover and iommufd-handover: the iommufd crosses only where the case asks for it (vh.iommufd=1). */
 int case_vfio_handover(const struct plan *p)
 {
 	struct flow f = { .dma = 1, .preserve_device = 1 };
 
-	f.preserve_iommufd = has_word(p->cmdline, "vh.iommufd=1");
+	f.preserve_iommufd = p->iommufd;
 	return run_flow(p, &f);
 }
 

@@ -9,15 +9,15 @@ int case_only_vfio(const struct plan *p);
 int case_kexec_chain(const struct plan *p);
 int case_memfd_chain(const struct plan *p);
 
-/* Assertion names and plans live with each case; the host's case file lists the same names. */
+/* Case names come from cases/contract.ts; the assertions of each stage and their order from the case files in cases/. */
 const struct case_def vh_cases[] = {
-	{ "boot", case_boot },
-	{ "noiommu-dma", case_noiommu_dma },
-	{ "luo-dma-buffer", case_luo_dma_buffer },
-	{ "vfio-handover", case_vfio_handover },
-	{ "iommufd-handover", case_vfio_handover },
-	{ "only-vfio", case_only_vfio },
-	{ "kexec-chain", case_kexec_chain },
-	{ "memfd-chain", case_memfd_chain },
+	{ VH_CASE_BOOT, case_boot },
+	{ VH_CASE_NOIOMMU_DMA, case_noiommu_dma },
+	{ VH_CASE_LUO_DMA_BUFFER, case_luo_dma_buffer },
+	{ VH_CASE_VFIO_HANDOVER, case_vfio_handover },
+	{ VH_CASE_IOMMUFD_HANDOVER, case_vfio_handover },
+	{ VH_CASE_ONLY_VFIO, case_only_vfio },
+	{ VH_CASE_KEXEC_CHAIN, case_kexec_chain },
+	{ VH_CASE_MEMFD_CHAIN, case_memfd_chain },
 	{ NULL, NULL },
 };

@@ -35,7 +35,7 @@ void require_noiommu_kernel(void)
 
 void assert_bound_to_vfio_pci(struct vdev *d)
 {
-	const char *name = "bound_to_vfio_pci";
+	const char *name = VH_A_BOUND_TO_VFIO_PCI;
 	char drv[64] = "";
 	int err;
 
@@ -52,7 +52,7 @@ void assert_bound_to_vfio_pci(struct vdev *d)
 
 void assert_noiommu_cdev(struct vdev *d)
 {
-	const char *name = "noiommu_cdev";
+	const char *name = VH_A_NOIOMMU_CDEV;
 	char path[128];
 	int err;
 
@@ -79,7 +79,7 @@ void assert_noiommu_cdev(struct vdev *d)
 
 void assert_taint_user(void)
 {
-	const char *name = "taint_user_set";
+	const char *name = VH_A_TAINT_USER_SET;
 	long t;
 
 	if (!step(name))
@@ -93,7 +93,7 @@ void assert_taint_user(void)
 
 void assert_bind_iommufd(struct vdev *d)
 {
-	const char *name = "bind_iommufd";
+	const char *name = VH_A_BIND_IOMMUFD;
 	int err;
 
 	if (!step(name))
@@ -112,7 +112,7 @@ void assert_bind_iommufd(struct vdev *d)
 
 void assert_ioas_alloc(struct vdev *d)
 {
-	const char *name = "ioas_alloc";
+	const char *name = VH_A_IOAS_ALLOC;
 	int err;
 
 	if (!step(name))
@@ -126,7 +126,7 @@ void assert_ioas_alloc(struct vdev *d)
 
 void assert_attach_ioas(struct vdev *d)
 {
-	const char *name = "attach_ioas";
+	const char *name = VH_A_ATTACH_IOAS;
 	int err;
 
 	if (!step(name))
@@ -140,7 +140,7 @@ void assert_attach_ioas(struct vdev *d)
 
 void assert_edu_bar0(struct vdev *d)
 {
-	const char *name = "edu_bar0_responds";
+	const char *name = VH_A_EDU_BAR0_RESPONDS;
 	uint32_t id, live;
 	uint16_t cmd;
 	int err;
@@ -251,62 +251,62 @@ void driver_cheat(const char *cheat, struct dmabuf *b, const char *bdf)
 	char path[160];
 	unsigned long nodes = 2;
 
-	if (!strcmp(cheat, "mlock"))
-		cheat_said("mlock", mlock(b->va, b->len));
-	if (!strcmp(cheat, "mprotect"))
-		cheat_said("mprotect", mprotect(b->va, b->len, PROT_READ | PROT_WRITE));
-	if (!strcmp(cheat, "map-locked")) {
+	if (!strcmp(cheat, VH_CHEAT_MLOCK))
+		cheat_said(VH_CHEAT_MLOCK, mlock(b->va, b->len));
+	if (!strcmp(cheat, VH_CHEAT_MPROTECT))
+		cheat_said(VH_CHEAT_MPROTECT, mprotect(b->va, b->len, PROT_READ | PROT_WRITE));
+	if (!strcmp(cheat, VH_CHEAT_MAP_LOCKED)) {
 		void *m = mmap(NULL, b->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, b->memfd, 0);
 
 		cheat_said("mmap(MAP_LOCKED) of the buffer's memfd", m == MAP_FAILED ? -1 : 0);
 	}
-	if (!strcmp(cheat, "remap")) {
+	if (!strcmp(cheat, VH_CHEAT_REMAP)) {
 		void *m = mmap(b->va, b->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 		void *other = mmap(NULL, b->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		cheat_said("mmap(MAP_FIXED) over the buffer", m == MAP_FAILED ? -1 : 0);
 		cheat_said("mremap over the buffer", syscall(SYS_mremap, other, b->len, b->len, MREMAP_MAYMOVE | MREMAP_FIXED, b->va));
 	}
-	if (!strcmp(cheat, "io-uring")) {
+	if (!strcmp(cheat, VH_CHEAT_IO_URING)) {
 		/* A zeroed struct io_uring_params (120 bytes; its header clashes with glibc's) asks for defaults. */
 		uint64_t up[15] = { 0 };
 
 		cheat_said("io_uring_setup", syscall(SYS_io_uring_setup, 4, up));
 	}
-	if (!strcmp(cheat, "mempolicy")) {
+	if (!strcmp(cheat, VH_CHEAT_MEMPOLICY)) {
 		int mode = 0;
 
 		cheat_said("mbind(MPOL_MF_MOVE) to node 1", syscall(SYS_mbind, b->va, b->len, MPOL_BIND, &nodes, 64, MPOL_MF_MOVE));
 		cheat_said("set_mempolicy(MPOL_BIND)", syscall(SYS_set_mempolicy, MPOL_BIND, &nodes, 64));
 		cheat_said("get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR)", syscall(SYS_get_mempolicy, &mode, NULL, 0, b->va, MPOL_F_NODE | MPOL_F_ADDR));
 	}
-	if (!strcmp(cheat, "ioport")) {
+	if (!strcmp(cheat, VH_CHEAT_IOPORT)) {
 		cheat_said("iopl(3)", syscall(SYS_iopl, 3));
 		cheat_said("ioperm", syscall(SYS_ioperm, 0xcf8, 8, 1));
 	}
-	if (!strcmp(cheat, "perf-event")) {
+	if (!strcmp(cheat, VH_CHEAT_PERF_EVENT)) {
 		struct perf_event_attr pe = { .size = sizeof(pe), .type = PERF_TYPE_SOFTWARE, .config = PERF_COUNT_SW_PAGE_FAULTS,
 					      .sample_period = 1, .sample_type = PERF_SAMPLE_ADDR | PERF_SAMPLE_PHYS_ADDR };
 
 		cheat_said("perf_event_open(PERF_SAMPLE_PHYS_ADDR)", syscall(SYS_perf_event_open, &pe, 0, -1, -1, 0));
 	}
-	if (!strcmp(cheat, "process-madvise")) {
+	if (!strcmp(cheat, VH_CHEAT_PROCESS_MADVISE)) {
 		struct iovec iov = { .iov_base = b->va, .iov_len = b->len };
 		long pidfd = syscall(SYS_pidfd_open, getpid(), 0);
 
 		cheat_said("process_madvise(MADV_PAGEOUT)", syscall(SYS_process_madvise, (int)pidfd, &iov, 1, MADV_PAGEOUT, 0));
 	}
-	if (!strcmp(cheat, "x32"))
+	if (!strcmp(cheat, VH_CHEAT_X32))
 		cheat_said("x32 mlock", syscall(__X32_SYSCALL_BIT | SYS_mlock, b->va, b->len));
-	if (!strcmp(cheat, "dev-mem"))
+	if (!strcmp(cheat, VH_CHEAT_DEV_MEM))
 		cheat_said("open /dev/mem", open("/dev/mem", O_RDWR | O_CLOEXEC));
-	if (!strcmp(cheat, "pci-sysfs")) {
+	if (!strcmp(cheat, VH_CHEAT_PCI_SYSFS)) {
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
 		cheat_said("open config for writing", open(path, O_WRONLY | O_CLOEXEC));
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", bdf);
 		cheat_said("open resource0", open(path, O_RDWR | O_CLOEXEC));
 	}
-	if (!strcmp(cheat, "proc-alias")) {
+	if (!strcmp(cheat, VH_CHEAT_PROC_ALIAS)) {
 		static const char *const aliases[] = { "proc/self/pagemap", "//proc/self/pagemap", "/./proc/self/pagemap", NULL };
 
 		for (int i = 0; aliases[i]; i++)
@@ -315,13 +315,13 @@ void driver_cheat(const char *cheat, struct dmabuf *b, const char *bdf)
 		snprintf(path, sizeof(path), "/dev/fd/%d", b->memfd);
 		cheat_said(path, open(path, O_RDWR | O_CLOEXEC));
 	}
-	if (!strcmp(cheat, "landlock"))
+	if (!strcmp(cheat, VH_CHEAT_LANDLOCK))
 		cheat_said("open /init", open("/init", O_RDONLY | O_CLOEXEC));
 }
 
 void assert_sandbox_clean(void)
 {
-	const char *name = "sandbox_no_refusals";
+	const char *name = VH_A_SANDBOX_NO_REFUSALS;
 	char text[1024];
 	long n;
 
@@ -345,7 +345,7 @@ void assert_sandbox_clean(void)
 
 void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b)
 {
-	const char *name = "get_pa_every_page";
+	const char *name = VH_A_GET_PA_EVERY_PAGE;
 	uint64_t bad = 0;
 	int err;
 
@@ -375,10 +375,10 @@ static int seed_given, seeded;
 
 void dma_seed_from(const char *cmdline)
 {
-	const char *at = strstr(cmdline, "vh.seed=");
+	const char *at = strstr(cmdline, VH_KEY_SEED "=");
 
 	if (at && (at == cmdline || at[-1] == ' ')) {
-		dma_seed = strtoull(at + 8, NULL, 0);
+		dma_seed = strtoull(at + strlen(VH_KEY_SEED "="), NULL, 0);
 		seed_given = 1;
 	}
 }
@@ -406,7 +406,7 @@ void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name)
 		    getrandom(&dma_seed, sizeof(dma_seed), 0) != sizeof(dma_seed))
 			dma_seed = t0 ^ (uptime_ms() << 20);
 		rng_seed(dma_seed);
-		ktap_info("dma_seed", "0x%llx%s", (unsigned long long)dma_seed, seed_given ? " (vh.seed)" : "");
+		ktap_info("dma_seed", "0x%llx%s", (unsigned long long)dma_seed, seed_given ? " (" VH_KEY_SEED ")" : "");
 		seeded = 1;
 	}
 	for (uint32_t i = 0; i < pages; i++) {
@@ -419,7 +419,7 @@ void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name)
 		err = edu_dma(d->bar, b->pa[i] + out_off, DMA_XFER, 0);
 		/* The host timestamps these marks to measure the kexec blackout. */
 		if (!err && i == 0)
-			ktap_info("dma_mark", "first");
+			ktap_info(VH_INFO_DMA_MARK, VH_DMA_MARK_FIRST);
 		/* Overwrite the page so only the device's copy can restore it. */
 		for (uint32_t k = 0; !err && k < VH_PAGE; k++)
 			page[k] = (uint8_t)~want[k];
@@ -444,7 +444,7 @@ void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name)
 			}
 		}
 	}
-	ktap_info("dma_mark", "last");
+	ktap_info(VH_INFO_DMA_MARK, VH_DMA_MARK_LAST);
 	ktap_info("dma_ms", "%llu", (unsigned long long)(now_ms() - t0));
 	ktap_info("dma_transfers", "%u", pages * 2);
 	free(want);

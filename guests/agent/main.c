@@ -34,6 +34,14 @@ static void mount_basics(void)
 	mkdir("/dev/vfio/devices", 0755);
 }
 
+/* The value of a `key=value` word of the command line, or NULL when the word is not that key's. */
+static const char *key_value(const char *tok, const char *key)
+{
+	size_t n = strlen(key);
+
+	return !strncmp(tok, key, n) && tok[n] == '=' ? tok + n + 1 : NULL;
+}
+
 static void parse_plan(struct plan *p)
 {
 	static char cmdline[4096];
@@ -53,26 +61,30 @@ static void parse_plan(struct plan *p)
 	snprintf(p->cmdline, sizeof(p->cmdline), "%s", cmdline);
 	p->cmdline[strcspn(p->cmdline, "\n")] = 0;
 	for (char *tok = strtok(cmdline, " \n"); tok; tok = strtok(NULL, " \n")) {
-		if (!strncmp(tok, "vh.case=", 8))
-			snprintf(p->casename, sizeof(p->casename), "%s", tok + 8);
-		else if (!strncmp(tok, "vh.dma=", 7))
-			snprintf(p->dma_bdf, sizeof(p->dma_bdf), "%s", tok + 7);
-		else if (!strncmp(tok, "vh.pages=", 9))
-			p->pages = atoi(tok + 9);
-		else if (!strncmp(tok, "vh.native=", 10))
-			snprintf(p->native_bdf, sizeof(p->native_bdf), "%s", tok + 10);
-		else if (!strncmp(tok, "vh.stage=", 9))
-			p->stage = atoi(tok + 9);
-		else if (!strncmp(tok, "vh.stages=", 10))
-			p->stages = atoi(tok + 10);
-		else if (!strcmp(tok, "vh.shell=1"))
-			p->shell = 1;
-		else if (!strncmp(tok, "vh.next=", 8))
-			snprintf(p->next, sizeof(p->next), "%s", tok + 8);
-		else if (!strncmp(tok, "vh.induce=", 10))
-			snprintf(p->induce, sizeof(p->induce), "%s", tok + 10);
-		else if (!strncmp(tok, "vh.cheat=", 9))
-			snprintf(p->cheat, sizeof(p->cheat), "%s", tok + 9);
+		const char *v;
+
+		if ((v = key_value(tok, VH_KEY_CASE)))
+			snprintf(p->casename, sizeof(p->casename), "%s", v);
+		else if ((v = key_value(tok, VH_KEY_DMA)))
+			snprintf(p->dma_bdf, sizeof(p->dma_bdf), "%s", v);
+		else if ((v = key_value(tok, VH_KEY_PAGES)))
+			p->pages = atoi(v);
+		else if ((v = key_value(tok, VH_KEY_NATIVE)))
+			snprintf(p->native_bdf, sizeof(p->native_bdf), "%s", v);
+		else if ((v = key_value(tok, VH_KEY_STAGE)))
+			p->stage = atoi(v);
+		else if ((v = key_value(tok, VH_KEY_STAGES)))
+			p->stages = atoi(v);
+		else if ((v = key_value(tok, VH_KEY_SHELL)))
+			p->shell = !strcmp(v, "1");
+		else if ((v = key_value(tok, VH_KEY_NEXT)))
+			snprintf(p->next, sizeof(p->next), "%s", v);
+		else if ((v = key_value(tok, VH_KEY_INDUCE)))
+			snprintf(p->induce, sizeof(p->induce), "%s", v);
+		else if ((v = key_value(tok, VH_KEY_CHEAT)))
+			snprintf(p->cheat, sizeof(p->cheat), "%s", v);
+		else if ((v = key_value(tok, VH_KEY_IOMMUFD)))
+			p->iommufd = !strcmp(v, "1");
 	}
 	if (p->pages < 1)
 		p->pages = 1;
@@ -102,7 +114,7 @@ int main(void)
 	shared_init();
 	parse_plan(&plan);
 	ktap_open(getenv("VH_RESULT") ? getenv("VH_RESULT") : RESULT_CHANNEL);
-	ktap_info("agent", "start stage=%d case=%s uptime_ms=%llu", plan.stage, plan.casename, (unsigned long long)uptime_ms());
+	ktap_info(VH_INFO_AGENT, VH_AGENT_START " stage=%d case=%s uptime_ms=%llu", plan.stage, plan.casename, (unsigned long long)uptime_ms());
 	if (plan.shell) {
 		run_shell(&plan);
 		power_off();
@@ -111,12 +123,12 @@ int main(void)
 		if (!strcmp(k->name, plan.casename))
 			c = k;
 	if (!c) {
-		ktap_info("agent", "error unknown case '%s'", plan.casename);
+		ktap_info(VH_INFO_AGENT, VH_AGENT_ERROR " unknown case '%s'", plan.casename);
 		power_off();
 	}
 	/* The driver runs sandboxed in a child; PID 1 observes it and outlives its crash. */
 	if (pipe2(req, O_CLOEXEC) || pipe2(rep, O_CLOEXEC))
-		ktap_info("agent", "error pipe: %s", strerror(errno));
+		ktap_info(VH_INFO_AGENT, VH_AGENT_ERROR " pipe: %s", strerror(errno));
 	child = fork();
 	if (child == 0) {
 		close(req[0]);
@@ -130,12 +142,12 @@ int main(void)
 	close(req[1]);
 	close(rep[0]);
 	if (child < 0)
-		ktap_info("agent", "error fork: %s", strerror(errno));
+		ktap_info(VH_INFO_AGENT, VH_AGENT_ERROR " fork: %s", strerror(errno));
 	else
 		status = observe(child, req[0], rep[1]);
 	if (child > 0 && WIFSIGNALED(status))
-		ktap_info("agent", "crash signal=%d", WTERMSIG(status));
-	ktap_info("agent", "done stage=%d exit=%d uptime_ms=%llu", plan.stage, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		ktap_info(VH_INFO_AGENT, VH_AGENT_CRASH " signal=%d", WTERMSIG(status));
+	ktap_info(VH_INFO_AGENT, VH_AGENT_DONE " stage=%d exit=%d uptime_ms=%llu", plan.stage, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		  (unsigned long long)uptime_ms());
 	power_off();
 	return 0;

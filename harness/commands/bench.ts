@@ -11,6 +11,7 @@ import { note, endStatus } from '../progress.ts';
 import { caseContext, openSession, type SessionRequest } from '../session.ts';
 import { Reporter } from '../reporter.ts';
 import { defineCommand, kernelOptions, sessionRequestOf, vmOptions } from './options.ts';
+import { word } from '../../cases/contract.ts';
 
 interface BenchPlan {
   rounds: number;
@@ -47,7 +48,7 @@ async function cmdBench({ rounds, skipSuite, append: userAppend, results: result
   const { results } = new Reporter(s, { results: resultsRoot, tap: false }, [bare.name, handover.name]);
   const ctx = (i: number, n: number, append?: string) => caseContext(s, results.dir, i, n, append);
   // One DMA page per stage, as the hand-made baseline did one transfer: the figure is the harness's cost, not edu's.
-  const append = [userAppend, 'vh.pages=1'].filter(Boolean).join(' ');
+  const append = [userAppend, word('pages', 1)].filter(Boolean).join(' ');
   const samples: Sample[] = [];
   for (let i = 0; i < rounds; i++) {
     for (const [kind, c] of [['bare', bare], ['handover', handover]] as const) {

@@ -6,6 +6,7 @@ import { yamlBlock } from '../report/yaml.ts';
 import { tapHeader } from '../report/tap.ts';
 import { note, endStatus } from '../progress.ts';
 import type { Claim } from '../../kernels/capabilities.ts';
+import { word } from '../../cases/contract.ts';
 import { caseContext, openSession, type SessionRequest } from '../session.ts';
 import { Reporter, type ReporterOptions } from '../reporter.ts';
 import { defineCommand, kernelOptions, parseRequire, reportOptions, sessionRequestOf, vmOptions } from './options.ts';
@@ -28,7 +29,7 @@ export const selftestCommand = defineCommand({
 /** Each negative control is a real run of its case with the cheat on; ok means its guard caught it. */
 async function cmdSelftest({ require, append: userAppend, session, report }: SelftestPlan): Promise<number> {
   const s = await openSession(session);
-  const rep = new Reporter(s, report, controls.map((c) => `${c.caseName} (vh.cheat=${c.cheat})`));
+  const rep = new Reporter(s, report, controls.map((c) => `${c.caseName} (${word('cheat', c.cheat)})`));
   const { results } = rep;
   rep.emit(tapHeader(controls.length));
   let missed = 0;
@@ -36,7 +37,7 @@ async function cmdSelftest({ require, append: userAppend, session, report }: Sel
   let broken = 0;
   for (const [i, control] of controls.entries()) {
     const c = controlCase(control);
-    const append = [userAppend, `vh.cheat=${control.cheat}`].filter(Boolean).join(' ');
+    const append = [userAppend, word('cheat', control.cheat)].filter(Boolean).join(' ');
     const r = await runCase(c, caseContext(s, results.dir, i, controls.length, append));
     endStatus();
     results.caseResult({ ...r, case: `${c.name}+${control.cheat}` });

@@ -12,7 +12,7 @@ import { withFailed, withoutSplats } from './ktap-edit.ts';
 import { exit0, fx } from './fixtures.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
-const declared = new Set(allCases.flatMap((c) => c.stages.flatMap((s) => s.assertions)));
+const declared = new Set<string>(allCases.flatMap((c) => c.stages.flatMap((s) => s.assertions)));
 /** A recorded real run of each case: where it passed (or, for the iommufd case, skipped only the iommufd steps). */
 const recorded: Record<string, string> = {
   boot: 'boot-7.3',
@@ -37,7 +37,7 @@ function observed(c: Case) {
 
 describe('guarantee -> assertion -> control', () => {
   it('has a row for every declared assertion, and none for an assertion no case declares', () => {
-    expect([...declared].filter((a) => !guarantees[a])).toEqual([]);
+    expect([...declared].filter((a) => !Object.hasOwn(guarantees, a))).toEqual([]);
     expect(Object.keys(guarantees).filter((a) => !declared.has(a))).toEqual([]);
   });
 

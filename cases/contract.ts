@@ -1,0 +1,139 @@
+// The one contract between the host and the guest agent: every name both sides spell. The agent build
+// (harness/guest/agent-build.ts) turns it into vh_contract.h, and guests/agent/*.c use only its macros, so a
+// name renamed or removed here breaks the agent's compile instead of drifting. Which assertions a stage
+// reports, and in which order, stays with the cases (cases/*.ts, cases/handover-stages.ts).
+import { claims, type Claim } from '../kernels/capabilities.ts';
+
+/** A set of names whose keys are the names themselves: one spelling, so renaming it renames every use. */
+function names<const T extends readonly string[]>(list: T): { readonly [K in T[number]]: K } {
+  return Object.freeze(Object.fromEntries(list.map((n) => [n, n]))) as { readonly [K in T[number]]: K };
+}
+
+/** Every assertion the agent can report, by its KTAP name (guests/agent: VH_A_<NAME>). */
+export const A = names([
+  'agent_runs_as_init',
+  'bound_to_vfio_pci',
+  'noiommu_cdev',
+  'taint_user_set',
+  'bind_iommufd',
+  'ioas_alloc',
+  'attach_ioas',
+  'edu_bar0_responds',
+  'ioas_map',
+  'vmpin_grows_by_mapped_size',
+  'get_pa_every_page',
+  'dma_roundtrip_every_page',
+  'pressure_moves_unpinned',
+  'pa_stable_under_pressure',
+  'dma_after_pressure',
+  'get_pa_unmapped_enoent',
+  'get_pa_zero_length_einval',
+  'get_hw_info_refused',
+  'unmap_restores_vmpin',
+  'sandbox_no_refusals',
+  'ioas_map_file',
+  'vmpin_equals_mapped',
+  'luo_create_session',
+  'luo_preserve_memfd',
+  'luo_preserve_state',
+  'kexec_file_load',
+  'state_crossed_kexec',
+  'luo_retrieve_memfd',
+  'memfd_bytes_identical',
+  'pa_unchanged_across_kexec',
+  'dma_resumes',
+  'luo_finish',
+  'preserve_device_fd',
+  'device_driver_before_userspace',
+  'native_driver_never_probed',
+  'bus_master_before_open',
+  'bind_before_retrieve_refused',
+  'retrieve_device_fd',
+  'bus_master_kept',
+  'not_reset',
+  'preserve_iommufd',
+  'retrieve_iommufd',
+]);
+
+export type AssertionName = keyof typeof A;
+
+/** The judge's own assertion for a kexec the kernel refused (the agent's `Bail out!` of BAIL.kexec_refused). */
+export const kexecReboot = 'kexec_reboot';
+
+/** The cases the agent knows, by name (guests/agent/cases.c: VH_CASE_<NAME>). */
+export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain']);
+
+export type CaseName = keyof typeof CASE;
+
+/** The agent's kernel command-line words: vh.<key>=<value> (guests/agent: VH_KEY_<KEY>). */
+const keyNames = names(['case', 'dma', 'native', 'pages', 'stage', 'stages', 'shell', 'next', 'induce', 'cheat', 'seed', 'iommufd']);
+export type Key = keyof typeof keyNames;
+export const KEY = Object.freeze(Object.fromEntries(Object.keys(keyNames).map((k) => [k, `vh.${k}`]))) as { readonly [K in Key]: `vh.${K}` };
+
+/** One command-line word for the agent. */
+export function word(key: Key, value: string | number): string {
+  return `${KEY[key]}=${value}`;
+}
+
+/** Negative controls the agent knows (`vh.cheat=`; guests/agent: VH_CHEAT_<NAME>, `-` as `_`). */
+export const CHEAT = names([
+  'pagemap',
+  'mlock',
+  'mprotect',
+  'map-locked',
+  'remap',
+  'io-uring',
+  'mempolicy',
+  'ioport',
+  'perf-event',
+  'process-madvise',
+  'x32',
+  'dev-mem',
+  'pci-sysfs',
+  'proc-alias',
+  'landlock',
+  'wrong-dma',
+  'check-driver',
+  'irq-on',
+]);
+
+export type Cheat = keyof typeof CHEAT;
+
+/** Failures the agent induces for the harness's own tests (`vh.induce=`; VH_INDUCE_<NAME>). */
+export const INDUCE = names(['panic', 'hang', 'garbage']);
+
+/** Claims, as kernels/capabilities.ts names them (VH_CLAIM_<NAME>). */
+export const CLAIM = Object.freeze(Object.fromEntries(Object.keys(claims).map((c) => [c, c]))) as { readonly [K in Claim]: K };
+
+/** `# vh <key>=<value>` lines the host reads for more than a fact (VH_INFO_<KEY>). */
+export const INFO = names(['agent', 'dma_mark']);
+
+/** The words that open `# vh agent=` lines: the stage's start, its kexec, the agent's end (VH_AGENT_<WORD>). */
+export const AGENT = names(['start', 'kexec', 'done', 'crash', 'error']);
+
+export type AgentWord = keyof typeof AGENT;
+
+/** The start of a `# vh agent=<word>` line. */
+export function marker(word: AgentWord): string {
+  return `# vh ${INFO.agent}=${word}`;
+}
+
+/** `# vh dma_mark=`: the first and last DMA of a stage, for the blackout (VH_DMA_MARK_<WORD>). */
+export const DMA_MARK = names(['first', 'last']);
+
+/** Why the agent bails out of its stream (`Bail out! <reason>: <detail>`; VH_BAIL_<REASON>). */
+export const BAIL = { kexec_refused: 'kexec refused' } as const;
+
+/** What vh_contract.h holds, group by group: macro prefix and the names under it (key: macro suffix, value: string). */
+export const contractGroups: { prefix: string; what: string; names: Readonly<Record<string, string>> }[] = [
+  { prefix: 'VH_A', what: 'assertion names', names: A },
+  { prefix: 'VH_CASE', what: 'case names', names: CASE },
+  { prefix: 'VH_KEY', what: 'kernel command-line keys (vh.<key>=<value>)', names: KEY },
+  { prefix: 'VH_CHEAT', what: 'negative controls (vh.cheat=)', names: CHEAT },
+  { prefix: 'VH_INDUCE', what: 'induced failures (vh.induce=)', names: INDUCE },
+  { prefix: 'VH_CLAIM', what: 'claims (kernels/capabilities.ts)', names: CLAIM },
+  { prefix: 'VH_INFO', what: '# vh <key>= lines the host reads', names: INFO },
+  { prefix: 'VH_AGENT', what: '# vh agent= marker words', names: AGENT },
+  { prefix: 'VH_DMA_MARK', what: '# vh dma_mark= words', names: DMA_MARK },
+  { prefix: 'VH_BAIL', what: 'Bail out! reasons', names: BAIL },
+];
