@@ -105,6 +105,14 @@ export const INDUCE = names(['panic', 'hang', 'garbage']);
 /** Claims, as kernels/capabilities.ts names them (VH_CLAIM_<NAME>). */
 export const CLAIM = Object.freeze(Object.fromEntries(Object.keys(claims).map((c) => [c, c]))) as { readonly [K in Claim]: K };
 
+/** How every fact line of the agent opens: `# vh <key>=<value>` (VH_INFO_PREFIX). */
+export const INFO_PREFIX = '# vh ';
+
+/** One `# vh <key>=<value>` line, as the agent writes it. */
+export function infoLine(key: string, value: string): string {
+  return `${INFO_PREFIX}${key}=${value}`;
+}
+
 /** `# vh <key>=<value>` lines the host reads for more than a fact (VH_INFO_<KEY>). */
 export const INFO = names(['agent', 'dma_mark']);
 
@@ -115,7 +123,7 @@ export type AgentWord = keyof typeof AGENT;
 
 /** The start of a `# vh agent=<word>` line. */
 export function marker(word: AgentWord): string {
-  return `# vh ${INFO.agent}=${word}`;
+  return infoLine(INFO.agent, word);
 }
 
 /** `# vh dma_mark=`: the first and last DMA of a stage, for the blackout (VH_DMA_MARK_<WORD>). */
@@ -123,6 +131,51 @@ export const DMA_MARK = names(['first', 'last']);
 
 /** Why the agent bails out of its stream (`Bail out! <reason>: <detail>`; VH_BAIL_<REASON>). */
 export const BAIL = { kexec_refused: 'kexec refused' } as const;
+
+/** The sandbox's seccomp rules, by the name its refusal count gives them (VH_SECCOMP_<RULE>). */
+export const SECCOMP = {
+  mprotect: 'mprotect',
+  pkey_mprotect: 'pkey_mprotect',
+  mlock: 'mlock',
+  mlock2: 'mlock2',
+  mlockall: 'mlockall',
+  munlock: 'munlock',
+  munlockall: 'munlockall',
+  remap_file_pages: 'remap_file_pages',
+  process_vm_readv: 'process_vm_readv',
+  process_vm_writev: 'process_vm_writev',
+  move_pages: 'move_pages',
+  migrate_pages: 'migrate_pages',
+  mmap_locked: 'mmap(MAP_LOCKED)',
+  mmap_fixed: 'mmap(MAP_FIXED)',
+  mremap: 'mremap',
+  io_uring_setup: 'io_uring_setup',
+  io_uring_enter: 'io_uring_enter',
+  io_uring_register: 'io_uring_register',
+  mbind_move: 'mbind(MPOL_MF_MOVE)',
+  set_mempolicy: 'set_mempolicy',
+  get_mempolicy_addr: 'get_mempolicy(MPOL_F_ADDR)',
+  iopl: 'iopl',
+  ioperm: 'ioperm',
+  perf_event_open: 'perf_event_open',
+  process_madvise: 'process_madvise',
+  open_by_handle_at: 'open_by_handle_at',
+  x32: 'x32 syscall',
+  other_arch: 'non-x86_64 syscall',
+} as const;
+
+/** What the sandbox's open watch refuses, by the label its refusal count gives it (VH_WATCH_<WHAT>). */
+export const WATCH = {
+  proc: '/proc',
+  dev_mem: '/dev/mem',
+  pci_config: 'PCI sysfs config write',
+  pci_resource: 'PCI sysfs resourceN',
+  landlock: 'what Landlock denies',
+} as const;
+
+/** How sandbox_no_refusals names each guard's count: `seccomp refused <rule> xN`, `open watch refused <label> xN (first <path>)`
+ * (VH_REFUSED_<GUARD>). */
+export const REFUSED = { seccomp: 'seccomp refused', watch: 'open watch refused' } as const;
 
 /** What vh_contract.h holds, group by group: macro prefix and the names under it (key: macro suffix, value: string). */
 export const contractGroups: { prefix: string; what: string; names: Readonly<Record<string, string>> }[] = [
@@ -132,8 +185,12 @@ export const contractGroups: { prefix: string; what: string; names: Readonly<Rec
   { prefix: 'VH_CHEAT', what: 'negative controls (vh.cheat=)', names: CHEAT },
   { prefix: 'VH_INDUCE', what: 'induced failures (vh.induce=)', names: INDUCE },
   { prefix: 'VH_CLAIM', what: 'claims (kernels/capabilities.ts)', names: CLAIM },
+  { prefix: 'VH_INFO', what: 'how every # vh <key>=<value> line opens', names: { prefix: INFO_PREFIX } },
   { prefix: 'VH_INFO', what: '# vh <key>= lines the host reads', names: INFO },
   { prefix: 'VH_AGENT', what: '# vh agent= marker words', names: AGENT },
   { prefix: 'VH_DMA_MARK', what: '# vh dma_mark= words', names: DMA_MARK },
   { prefix: 'VH_BAIL', what: 'Bail out! reasons', names: BAIL },
+  { prefix: 'VH_SECCOMP', what: 'seccomp rules, as sandbox_no_refusals names them', names: SECCOMP },
+  { prefix: 'VH_WATCH', what: 'what the open watch refuses, as sandbox_no_refusals names it', names: WATCH },
+  { prefix: 'VH_REFUSED', what: 'how sandbox_no_refusals names each guard', names: REFUSED },
 ];

@@ -12,6 +12,7 @@ import type { Arch } from './qemu/arch.ts';
 import { qemuArgv, type VmDevice } from './qemu/argv.ts';
 import { kernelCmdline } from './run-case.ts';
 import { run } from './proc.ts';
+import { word } from '../cases/contract.ts';
 
 export async function runShell(c: Case, kernel: Kernel, guest: Guest, accel: Accel, arch: Arch, qemu: string, append = ''): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vh-shell-'));
@@ -22,7 +23,7 @@ export async function runShell(c: Case, kernel: Kernel, guest: Guest, accel: Acc
   const devices: VmDevice[] = c.devices.map((d, i) => ({ model: d.model, props: d.props, slot: arch.firstSlot + i }));
   const argv = qemuArgv({
     arch, accel, qemu, kernel: kernel.bzImage, initrd: guest.initramfs,
-    cmdline: kernelCmdline(c, devices, arch, `vh.shell=1 ${append}`),
+    cmdline: kernelCmdline(c, devices, arch, `${word('shell', 1)} ${append}`),
     memoryMiB: c.memoryMiB ?? 512, cpus: c.cpus ?? 1, numaNodes: c.numaNodes, devices, resultSocket: socket, interactive: true,
   });
   try {

@@ -5,7 +5,7 @@
 import { constants } from 'node:os';
 import { Parser, lineTypes, type FinalResults, type Result } from 'tap-parser';
 import { qualified, type Case } from '../cases/case.ts';
-import { AGENT, BAIL, DMA_MARK, INFO, kexecReboot, marker } from '../cases/contract.ts';
+import { AGENT, BAIL, DMA_MARK, INFO, INFO_PREFIX, infoLine, kexecReboot, marker } from '../cases/contract.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
 import { warningsAllowlist, type AllowedWarning } from '../kernels/warnings-allowlist.ts';
 import { ConsoleWatch, type Splat } from './console-watch.ts';
@@ -119,7 +119,8 @@ function toPoint(a: Result, from: { line: string; at: number } | undefined): Poi
 }
 
 function readComment(c: string, out: Parsed): void {
-  const m = /^# vh (\w+)=(.*)$/.exec(c.trim());
+  const line = c.trim();
+  const m = line.startsWith(INFO_PREFIX) ? /^(\w+)=(.*)$/.exec(line.slice(INFO_PREFIX.length)) : null;
   if (!m) return;
   if (m[1] === INFO.agent) out.agent.push(m[2]!);
   else if (m[1] !== INFO.dma_mark) out.info[m[1]!] = m[2]!; // timing marks are read from the lines with their arrival times
@@ -170,8 +171,8 @@ function stageTimings(segs: Segment[], into: Record<string, number>): void {
     const next = segs.find((s) => s.stage === seg.stage + 1);
     const kexecAt = timeOf(seg, (l) => l.startsWith(`${marker('kexec')} `));
     if (next && kexecAt !== undefined && next.times[0] !== undefined) into[`kexec${seg.stage}_ms`] = next.times[0] - kexecAt;
-    const last = timeOf(seg, (l) => l === `# vh ${INFO.dma_mark}=${DMA_MARK.last}`);
-    const first = timeOf(next, (l) => l === `# vh ${INFO.dma_mark}=${DMA_MARK.first}`);
+    const last = timeOf(seg, (l) => l === infoLine(INFO.dma_mark, DMA_MARK.last));
+    const first = timeOf(next, (l) => l === infoLine(INFO.dma_mark, DMA_MARK.first));
     if (last !== undefined && first !== undefined) into[`blackout${seg.stage}_ms`] = first - last;
   }
 }

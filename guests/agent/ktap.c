@@ -1,5 +1,6 @@
 #include "ktap.h"
 #include "sandbox.h"
+#include "vh_contract.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -170,7 +171,7 @@ void ktap_info(const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(val, sizeof(val), fmt, ap);
 	va_end(ap);
-	ktap_line("# vh %s=%s", key, val);
+	ktap_line(VH_INFO_PREFIX "%s=%s", key, val);
 }
 
 int ktap_failures(void)

@@ -1,5 +1,6 @@
 #include "sandbox.h"
 #include "vfio.h"
+#include "vh_contract.h"
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,36 +47,36 @@ static const struct rule {
 	uint32_t mask;
 	const char *name;
 } refused[] = {
-	{ SYS_mprotect, -1, 0, "mprotect" },
-	{ SYS_pkey_mprotect, -1, 0, "pkey_mprotect" },
-	{ SYS_mlock, -1, 0, "mlock" },
-	{ SYS_mlock2, -1, 0, "mlock2" },
-	{ SYS_mlockall, -1, 0, "mlockall" },
-	{ SYS_munlock, -1, 0, "munlock" },
-	{ SYS_munlockall, -1, 0, "munlockall" },
-	{ SYS_remap_file_pages, -1, 0, "remap_file_pages" },
-	{ SYS_process_vm_readv, -1, 0, "process_vm_readv" },
-	{ SYS_process_vm_writev, -1, 0, "process_vm_writev" },
-	{ SYS_move_pages, -1, 0, "move_pages" },
-	{ SYS_migrate_pages, -1, 0, "migrate_pages" },
+	{ SYS_mprotect, -1, 0, VH_SECCOMP_MPROTECT },
+	{ SYS_pkey_mprotect, -1, 0, VH_SECCOMP_PKEY_MPROTECT },
+	{ SYS_mlock, -1, 0, VH_SECCOMP_MLOCK },
+	{ SYS_mlock2, -1, 0, VH_SECCOMP_MLOCK2 },
+	{ SYS_mlockall, -1, 0, VH_SECCOMP_MLOCKALL },
+	{ SYS_munlock, -1, 0, VH_SECCOMP_MUNLOCK },
+	{ SYS_munlockall, -1, 0, VH_SECCOMP_MUNLOCKALL },
+	{ SYS_remap_file_pages, -1, 0, VH_SECCOMP_REMAP_FILE_PAGES },
+	{ SYS_process_vm_readv, -1, 0, VH_SECCOMP_PROCESS_VM_READV },
+	{ SYS_process_vm_writev, -1, 0, VH_SECCOMP_PROCESS_VM_WRITEV },
+	{ SYS_move_pages, -1, 0, VH_SECCOMP_MOVE_PAGES },
+	{ SYS_migrate_pages, -1, 0, VH_SECCOMP_MIGRATE_PAGES },
 	/* The driver maps BARs and buffers, but never locked and never over an existing mapping. */
-	{ SYS_mmap, 3, MAP_LOCKED, "mmap(MAP_LOCKED)" },
-	{ SYS_mmap, 3, MAP_FIXED, "mmap(MAP_FIXED)" },
-	{ SYS_mremap, -1, 0, "mremap" },
+	{ SYS_mmap, 3, MAP_LOCKED, VH_SECCOMP_MMAP_LOCKED },
+	{ SYS_mmap, 3, MAP_FIXED, VH_SECCOMP_MMAP_FIXED },
+	{ SYS_mremap, -1, 0, VH_SECCOMP_MREMAP },
 	/* io_uring opens files past the open watch, and REGISTER_BUFFERS is a long-term pin. */
-	{ SYS_io_uring_setup, -1, 0, "io_uring_setup" },
-	{ SYS_io_uring_enter, -1, 0, "io_uring_enter" },
-	{ SYS_io_uring_register, -1, 0, "io_uring_register" },
-	{ SYS_mbind, 5, MPOL_MF_MOVE | MPOL_MF_MOVE_ALL, "mbind(MPOL_MF_MOVE)" },
-	{ SYS_set_mempolicy, -1, 0, "set_mempolicy" },
-	{ SYS_get_mempolicy, 4, MPOL_F_ADDR, "get_mempolicy(MPOL_F_ADDR)" },
-	{ SYS_iopl, -1, 0, "iopl" },
-	{ SYS_ioperm, -1, 0, "ioperm" },
+	{ SYS_io_uring_setup, -1, 0, VH_SECCOMP_IO_URING_SETUP },
+	{ SYS_io_uring_enter, -1, 0, VH_SECCOMP_IO_URING_ENTER },
+	{ SYS_io_uring_register, -1, 0, VH_SECCOMP_IO_URING_REGISTER },
+	{ SYS_mbind, 5, MPOL_MF_MOVE | MPOL_MF_MOVE_ALL, VH_SECCOMP_MBIND_MOVE },
+	{ SYS_set_mempolicy, -1, 0, VH_SECCOMP_SET_MEMPOLICY },
+	{ SYS_get_mempolicy, 4, MPOL_F_ADDR, VH_SECCOMP_GET_MEMPOLICY_ADDR },
+	{ SYS_iopl, -1, 0, VH_SECCOMP_IOPL },
+	{ SYS_ioperm, -1, 0, VH_SECCOMP_IOPERM },
 	/* PERF_SAMPLE_PHYS_ADDR hands out physical addresses. */
-	{ SYS_perf_event_open, -1, 0, "perf_event_open" },
-	{ SYS_process_madvise, -1, 0, "process_madvise" },
+	{ SYS_perf_event_open, -1, 0, VH_SECCOMP_PERF_EVENT_OPEN },
+	{ SYS_process_madvise, -1, 0, VH_SECCOMP_PROCESS_MADVISE },
 	/* Opens a file past the open watch. */
-	{ SYS_open_by_handle_at, -1, 0, "open_by_handle_at" },
+	{ SYS_open_by_handle_at, -1, 0, VH_SECCOMP_OPEN_BY_HANDLE_AT },
 };
 #define NREFUSED (sizeof(refused) / sizeof(refused[0]))
 /* Data values past the table: a syscall of another ABI, which the table's numbers do not cover. */
@@ -427,18 +428,18 @@ out:
 /* What the open watch refuses, each counted with the first path as the driver wrote it. */
 enum { W_PROC, W_DEVMEM, W_PCI_CONFIG, W_PCI_RESOURCE, W_LANDLOCK, W_N };
 static const char *const watch_label[W_N] = {
-	[W_PROC] = "/proc",
-	[W_DEVMEM] = "/dev/mem",
-	[W_PCI_CONFIG] = "PCI sysfs config write",
-	[W_PCI_RESOURCE] = "PCI sysfs resourceN",
-	[W_LANDLOCK] = "what Landlock denies",
+	[W_PROC] = VH_WATCH_PROC,
+	[W_DEVMEM] = VH_WATCH_DEV_MEM,
+	[W_PCI_CONFIG] = VH_WATCH_PCI_CONFIG,
+	[W_PCI_RESOURCE] = VH_WATCH_PCI_RESOURCE,
+	[W_LANDLOCK] = VH_WATCH_LANDLOCK,
 };
 static uint32_t watch_refused[W_N];
 static char watch_first[W_N][160];
 
 static const char *trap_name(unsigned i)
 {
-	return i < NREFUSED ? refused[i].name : i == TRAP_X32 ? "x32 syscall" : "non-x86_64 syscall";
+	return i < NREFUSED ? refused[i].name : i == TRAP_X32 ? VH_SECCOMP_X32 : VH_SECCOMP_OTHER_ARCH;
 }
 
 static void refusals(struct obs_rep *r)
@@ -453,13 +454,13 @@ static void refusals(struct obs_rep *r)
 		if (!c)
 			continue;
 		total += c;
-		o += (size_t)snprintf(r->text + o, o < cap ? cap - o : 0, "%sseccomp refused %s x%u", o ? "; " : "", trap_name(i), c);
+		o += (size_t)snprintf(r->text + o, o < cap ? cap - o : 0, "%s" VH_REFUSED_SECCOMP " %s x%u", o ? "; " : "", trap_name(i), c);
 	}
 	for (unsigned w = 0; w < W_N; w++) {
 		if (!watch_refused[w])
 			continue;
 		total += watch_refused[w];
-		o += (size_t)snprintf(r->text + o, o < cap ? cap - o : 0, "%sopen watch refused %s x%u (first %s)", o ? "; " : "", watch_label[w],
+		o += (size_t)snprintf(r->text + o, o < cap ? cap - o : 0, "%s" VH_REFUSED_WATCH " %s x%u (first %s)", o ? "; " : "", watch_label[w],
 				      watch_refused[w], watch_first[w]);
 	}
 	if (!total)

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { A, CASE, CHEAT, CLAIM, KEY, contractGroups, word } from '../../cases/contract.ts';
+import { A, CASE, CHEAT, CLAIM, INFO_PREFIX, KEY, REFUSED, SECCOMP, WATCH, contractGroups, infoLine, marker, word } from '../../cases/contract.ts';
 import { allCases } from '../../cases/index.ts';
 import { guarantees } from '../../cases/controls.ts';
 import { claims } from '../../kernels/capabilities.ts';
@@ -24,9 +24,12 @@ const notContract: { file: string; literal: string; why: string }[] = [
   { file: 'case_boot.c', literal: 'boot', why: "the YAML phase of agent_runs_as_init's failure" },
   { file: 'case_handover.c', literal: 'boot', why: 'the YAML phase of the checks made before userspace acts' },
   { file: 'case_handover.c', literal: 'kexec', why: "the YAML phase of kexec_file_load's failure" },
-  { file: 'sandbox.c', literal: 'mprotect', why: 'a seccomp rule, named for the syscall (the selftest reads it in "seccomp refused mprotect")' },
-  { file: 'sandbox.c', literal: 'mlock', why: 'a seccomp rule, named for the syscall (the selftest reads it in "seccomp refused mlock")' },
   { file: 'sandbox.c', literal: 'done', why: 'what compaction said, in the pressure line' },
+  { file: 'sandbox.c', literal: '/dev/mem', why: 'the path the open watch compares, not its label' },
+  { file: 'driver.c', literal: '/dev/mem', why: 'the path the dev-mem cheat opens' },
+  { file: 'driver.c', literal: 'io_uring_setup', why: 'what the io-uring cheat says it called, in its cheat line' },
+  { file: 'driver.c', literal: 'ioperm', why: 'what the ioport cheat says it called, in its cheat line' },
+  { file: 'main.c', literal: '/proc', why: 'where PID 1 mounts procfs' },
 ];
 
 describe('the contract', () => {
@@ -39,6 +42,11 @@ describe('the contract', () => {
     expect(macros).toContainEqual({ macro: 'VH_CHEAT_IRQ_ON', value: 'irq-on' });
     expect(macros).toContainEqual({ macro: 'VH_CLAIM_VFIO_PRESERVE', value: 'vfio-preserve' });
     expect(macros).toContainEqual({ macro: 'VH_AGENT_START', value: 'start' });
+    expect(macros).toContainEqual({ macro: 'VH_INFO_PREFIX', value: '# vh ' });
+    expect(macros).toContainEqual({ macro: 'VH_SECCOMP_MMAP_LOCKED', value: 'mmap(MAP_LOCKED)' });
+    expect(macros).toContainEqual({ macro: 'VH_WATCH_PROC', value: '/proc' });
+    expect(marker('start')).toBe('# vh agent=start');
+    expect(infoLine('dma_mark', 'last')).toBe(`${INFO_PREFIX}dma_mark=last`);
     expect(word('cheat', CHEAT['irq-on'])).toBe('vh.cheat=irq-on');
   });
 
@@ -64,6 +72,19 @@ describe('the contract', () => {
       }
     }
     expect(found).toEqual([]);
+  });
+
+  it("names the sandbox's refusals in the selftest's expectations as the contract spells them", () => {
+    const lit = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const said = new RegExp(`(?:${lit(REFUSED.seccomp)}|${lit(REFUSED.watch)}) (.+?) x\\d`, 'g');
+    const known = new Set<string>([...Object.values(SECCOMP), ...Object.values(WATCH)]);
+    const sandbox = controls.filter((c) => c.caughtBy === A.sandbox_no_refusals);
+    expect(sandbox.length).toBeGreaterThan(0);
+    for (const c of sandbox) {
+      const named = [...c.seen.source.replace(/\\(.)/g, '$1').matchAll(said)].map((m) => m[1]!);
+      expect(named.length, c.cheat).toBeGreaterThan(0);
+      expect(named.filter((n) => !known.has(n)), c.cheat).toEqual([]);
+    }
   });
 
   it('has no name the agent never uses, and every assertion, case, cheat and key the host uses', () => {

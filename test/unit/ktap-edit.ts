@@ -1,4 +1,12 @@
 // Edits of recorded streams that keep them well-formed: what an agent that skipped a report would send.
+import { INFO, INFO_PREFIX, infoLine, marker } from '../../cases/contract.ts';
+
+/** A contract spelling inside a RegExp, matched literally. */
+const lit = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** `# vh agent=start stage=N`: a stage's first line, with its stage number. */
+const stageStart = new RegExp(`^${lit(marker('start'))} stage=(\\d+)`);
+/** `# vh agent=kexec ... lines=N ...`: a stage's last line, with the count of lines it wrote. */
+const stageKexec = new RegExp(`^(${lit(marker('kexec'))} .*lines=)(\\d+)(.*)$`);
 
 /** Drops the test point named `name` and renumbers the rest, stage by stage. */
 export function withoutReport(lines: string[], name: string): string[] {
@@ -6,7 +14,7 @@ export function withoutReport(lines: string[], name: string): string[] {
   return lines
     .filter((l) => !new RegExp(`^(not )?ok \\d+ ${name}( |$)`).test(l))
     .map((l) => {
-      if (l.startsWith('# vh agent=start')) n = 0;
+      if (l.startsWith(marker('start'))) n = 0;
       const m = /^((?:not )?ok) \d+ (.*)$/.exec(l);
       return m ? `${m[1]} ${++n} ${m[2]}` : l;
     });
@@ -28,7 +36,7 @@ export function withSkip(lines: string[], name: string, reason: string, { stage 
   let converting = false;
   let inYaml = false;
   return lines.flatMap((l) => {
-    const start = /^# vh agent=start stage=(\d+)/.exec(l);
+    const start = stageStart.exec(l);
     if (start) [cur, state, converting] = [Number(start[1]), 'before', false];
     if (cur !== stage || start) return [l];
     if (inYaml) {
@@ -41,11 +49,11 @@ export function withSkip(lines: string[], name: string, reason: string, { stage 
       if (hit) state = rest ? 'skipping' : 'after';
       converting = hit || state === 'skipping';
       if (!converting) return [l];
-      return [...(hit ? [`# vh lacks=${reason}`] : []), `ok ${point[1]} ${point[2]} # SKIP ${reason}`];
+      return [...(hit ? [infoLine('lacks', reason)] : []), `ok ${point[1]} ${point[2]} # SKIP ${reason}`];
     }
     // A skipped step has no YAML diagnostic and reports no facts.
     if (converting && l === '  ---') inYaml = true;
-    if (inYaml || (state === 'skipping' && /^# vh (?!agent=)/.test(l))) return [];
+    if (inYaml || (state === 'skipping' && l.startsWith(INFO_PREFIX) && !l.startsWith(infoLine(INFO.agent, '')))) return [];
     return [l];
   });
 }
@@ -69,10 +77,10 @@ export function withFailed(lines: string[], name: string, stage = 1): string[] {
   let cur = 0;
   let added = 0;
   return lines.flatMap((l) => {
-    const start = /^# vh agent=start stage=(\d+)/.exec(l);
+    const start = stageStart.exec(l);
     if (start) cur = Number(start[1]);
     if (cur !== stage) return [l];
-    const kexec = /^(# vh agent=kexec .*lines=)(\d+)(.*)$/.exec(l);
+    const kexec = stageKexec.exec(l);
     if (kexec) return [`${kexec[1]}${Number(kexec[2]) + added}${kexec[3]}`];
     const point = /^ok (\d+) (\S+)(?: # SKIP .*)?$/.exec(l);
     if (!point || point[2] !== name) return [l];
