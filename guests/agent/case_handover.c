@@ -42,10 +42,20 @@ struct vh_state {
 	uint64_t pa[VH_MAX_PAGES];
 };
 
-static struct dmabuf buf;
-static struct vh_state prev;
-static long pin_before;
-static int luofd = -1, s_dma = -1, s_state = -1, in_dma = -1, in_state = -1;
+/* One stage of a kexec case: everything its steps share, made in run_flow (kselftest's FIXTURE). */
+struct handover {
+	const struct plan *p;
+	const struct flow *f;
+	struct vdev d;
+	char early[64];           /* the device's driver before userspace touched anything */
+	int check_driver_anyway;  /* vh.cheat=check-driver: check the binding of a device not preserved */
+	struct dmabuf buf;        /* the DMA memfd: made in stage 1, retrieved after */
+	struct vh_state prev;     /* what the previous stage handed over */
+	long pin_before;          /* VmPin before IOAS_MAP_FILE */
+	int luofd;                /* /dev/liveupdate */
+	int s_dma, s_state;       /* the sessions this stage preserves into */
+	int in_dma, in_state;     /* the sessions this stage retrieved */
+};
 
 static const char *errname(int err)
 {
@@ -60,7 +70,7 @@ static void require_liveupdate(void)
 		lacks("kernel has no /dev/liveupdate (CONFIG_LIVEUPDATE, liveupdate=on)");
 }
 
-static int witness_factorial(struct vdev *d)
+static int witness_factorial(const struct vdev *d)
 {
 	struct timespec nap = { 0, 1000000 };
 
@@ -70,14 +80,14 @@ static int witness_factorial(struct vdev *d)
 	return edu_read32(d->bar, EDU_FACTORIAL) == FACTORIAL_OUT ? 0 : -EIO;
 }
 
-static void assert_ioas_map_file(struct vdev *d)
+static void assert_ioas_map_file(struct handover *h)
 {
 	int err;
 
 	if (!step(VH_A_IOAS_MAP_FILE))
 		return;
-	pin_before = observe_vmpin_kb();
-	err = ioas_map_file(d->iommufd, d->ioas, buf.memfd, 0, buf.len, buf.iova);
+	h->pin_before = observe_vmpin_kb();
+	err = ioas_map_file(h->d.iommufd, h->d.ioas, h->buf.memfd, 0, h->buf.len, h->buf.iova);
 	if (err)
 		fail_hard(VH_A_IOAS_MAP_FILE, "map", -err, "IOMMU_IOAS_MAP_FILE of the memfd", "failed");
 	else
@@ -85,61 +95,63 @@ static void assert_ioas_map_file(struct vdev *d)
 }
 
 /* The kernel's pin accounting, read by the observer: exactly the buffer, nothing else. */
-static void assert_vmpin_mapped(void)
+static void assert_vmpin_mapped(const struct handover *h)
 {
 	long now;
 
 	if (!step(VH_A_VMPIN_EQUALS_MAPPED))
 		return;
 	now = observe_vmpin_kb();
-	if (now - pin_before != (long)(buf.len / 1024))
-		fail_soft(VH_A_VMPIN_EQUALS_MAPPED, "map", 0, "VmPin grows by the mapped size", "VmPin %ld kB -> %ld kB for %llu kB mapped", pin_before, now,
-			  (unsigned long long)buf.len / 1024);
+	if (now - h->pin_before != (long)(h->buf.len / 1024))
+		fail_soft(VH_A_VMPIN_EQUALS_MAPPED, "map", 0, "VmPin grows by the mapped size", "VmPin %ld kB -> %ld kB for %llu kB mapped",
+			  h->pin_before, now, (unsigned long long)h->buf.len / 1024);
 	else
 		pass(VH_A_VMPIN_EQUALS_MAPPED);
 }
 
-static void assert_unmap_restores(struct vdev *d)
+static void assert_unmap_restores(struct handover *h)
 {
-	long after;
+	long before = h->pin_before, after;
 	int err;
 
 	if (!step(VH_A_UNMAP_RESTORES_VMPIN))
 		return;
-	err = ioas_unmap(d->iommufd, d->ioas, buf.iova, buf.len);
+	err = ioas_unmap(h->d.iommufd, h->d.ioas, h->buf.iova, h->buf.len);
 	after = observe_vmpin_kb();
 	/* An observer error is no VmPin reading: the same errno twice is not "restored". */
-	if (pin_before < 0 || after < 0)
-		fail_soft(VH_A_UNMAP_RESTORES_VMPIN, "unmap", (int)-(after < 0 ? after : pin_before), "the observer reads VmPin before and after",
-			  "VmPin %ld before map, %ld after unmap", pin_before, after);
-	else if (err || after != pin_before)
+	if (before < 0 || after < 0)
+		fail_soft(VH_A_UNMAP_RESTORES_VMPIN, "unmap", (int)-(after < 0 ? after : before), "the observer reads VmPin before and after",
+			  "VmPin %ld before map, %ld after unmap", before, after);
+	else if (err || after != before)
 		fail_soft(VH_A_UNMAP_RESTORES_VMPIN, "unmap", -err, "IOAS_UNMAP succeeds and VmPin returns", "VmPin %ld kB before map, %ld kB after unmap",
-			  pin_before, after);
+			  before, after);
 	else
 		pass(VH_A_UNMAP_RESTORES_VMPIN);
 }
 
-static void assert_pa_unchanged(struct vdev *d)
+static void assert_pa_unchanged(struct handover *h)
 {
 	const char *name = VH_A_PA_UNCHANGED_ACROSS_KEXEC;
+	const struct vh_state *prev = &h->prev;
+	struct dmabuf *buf = &h->buf;
 	uint64_t bad = 0;
 	uint32_t moved = 0, first = 0;
 	int err;
 
 	if (!step(name))
 		return;
-	err = get_pa_all(d, &buf, &bad);
+	err = get_pa_all(&h->d, buf, &bad);
 	if (err) {
 		fail_hard(name, "get_pa", err == -EBADMSG ? 0 : -err, "GET_PA answers for every page", "iova 0x%llx", (unsigned long long)bad);
 		return;
 	}
-	for (uint32_t i = 0; i < prev.pages; i++)
-		if (buf.pa[i] != prev.pa[i] && !moved++)
+	for (uint32_t i = 0; i < prev->pages; i++)
+		if (buf->pa[i] != prev->pa[i] && !moved++)
 			first = i;
-	ktap_info("pages_stayed_put", "%u/%u", prev.pages - moved, prev.pages);
+	ktap_info("pages_stayed_put", "%u/%u", prev->pages - moved, prev->pages);
 	if (moved)
 		fail_soft(name, "get_pa", 0, "the physical pages of the previous stage", "%u of %u pages moved; page %u: 0x%llx, was 0x%llx", moved,
-			  prev.pages, first, (unsigned long long)buf.pa[first], (unsigned long long)prev.pa[first]);
+			  prev->pages, first, (unsigned long long)buf->pa[first], (unsigned long long)prev->pa[first]);
 	else
 		pass(name);
 }
@@ -154,16 +166,18 @@ static void rebind_by_userspace(struct vdev *d)
 	assert_attach_ioas(d);
 }
 
-static void stage_first(const struct plan *p, const struct flow *f, struct vdev *d)
+static void stage_first(struct handover *h)
 {
-	if (f->native) {
+	struct vdev *d = &h->d;
+
+	if (h->f->native) {
 		char drv[64] = "";
 
 		pci_driver(d->bdf, drv, sizeof(drv));
 		ktap_info("native_driver", "%s", drv[0] ? drv : "(none)");
 	}
 	rebind_by_userspace(d);
-	if (!f->dma) {
+	if (!h->f->dma) {
 		uint16_t cmd = 0;
 
 		/* As a driver would before DMA: bus master on, for the next kernel to keep. */
@@ -173,26 +187,26 @@ static void stage_first(const struct plan *p, const struct flow *f, struct vdev 
 		return;
 	}
 	assert_edu_bar0(d);
-	if (dmabuf_create(&buf, p->pages, IOVA))
+	if (dmabuf_create(&h->buf, h->p->pages, IOVA))
 		fail_hard(VH_A_IOAS_MAP_FILE, "map", errno, "a memfd-backed buffer", "memfd failed");
 	else
-		assert_ioas_map_file(d);
-	assert_vmpin_mapped();
-	assert_get_pa_every_page(d, &buf);
-	assert_dma_roundtrip(d, &buf, VH_A_DMA_ROUNDTRIP_EVERY_PAGE);
+		assert_ioas_map_file(h);
+	assert_vmpin_mapped(h);
+	assert_get_pa_every_page(d, &h->buf);
+	assert_dma_roundtrip(d, &h->buf, VH_A_DMA_ROUNDTRIP_EVERY_PAGE);
 }
 
-static int retrieve_state(const struct plan *p)
+static int retrieve_state(struct handover *h)
 {
 	const char *name = VH_A_STATE_CROSSED_KEXEC;
-	struct vh_state *st;
+	struct vh_state *st, *prev = &h->prev;
 	int fd;
 
 	if (!step(name))
 		return -1;
-	luofd = luo_open();
-	in_state = luofd < 0 ? luofd : luo_retrieve_session(luofd, "vh-state");
-	fd = in_state < 0 ? in_state : luo_retrieve(in_state, TOKEN_STATE);
+	h->luofd = luo_open();
+	h->in_state = h->luofd < 0 ? h->luofd : luo_retrieve_session(h->luofd, "vh-state");
+	fd = h->in_state < 0 ? h->in_state : luo_retrieve(h->in_state, TOKEN_STATE);
 	if (fd < 0) {
 		fail_hard(name, "retrieve", -fd, "RETRIEVE_SESSION(vh-state) and RETRIEVE_FD of the state memfd", "failed");
 		return -1;
@@ -202,41 +216,44 @@ static int retrieve_state(const struct plan *p)
 		fail_hard(name, "retrieve", errno, "the state memfd maps", "mmap failed");
 		return -1;
 	}
-	prev = *st;
+	*prev = *st;
 	munmap(st, sizeof(*st));
 	close(fd);
-	if (prev.magic != STATE_MAGIC || (int)prev.stage != p->stage - 1) {
-		fail_hard(name, "retrieve", 0, "state written by the previous stage", "magic 0x%x stage %u, this is stage %d", prev.magic, prev.stage, p->stage);
+	if (prev->magic != STATE_MAGIC || (int)prev->stage != h->p->stage - 1) {
+		fail_hard(name, "retrieve", 0, "state written by the previous stage", "magic 0x%x stage %u, this is stage %d", prev->magic, prev->stage,
+			  h->p->stage);
 		return -1;
 	}
 	pass(name);
-	if (prev.device_err)
-		lacks_cap(VH_CLAIM_VFIO_PRESERVE, "LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned %s in stage %u", errname(prev.device_err), prev.stage);
-	if (prev.iommufd_err)
-		lacks_cap(VH_CLAIM_IOMMUFD_PRESERVE, "LIVEUPDATE_SESSION_PRESERVE_FD of the iommufd returned %s in stage %u", errname(prev.iommufd_err), prev.stage);
+	if (prev->device_err)
+		lacks_cap(VH_CLAIM_VFIO_PRESERVE, "LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned %s in stage %u", errname(prev->device_err),
+			  prev->stage);
+	if (prev->iommufd_err)
+		lacks_cap(VH_CLAIM_IOMMUFD_PRESERVE, "LIVEUPDATE_SESSION_PRESERVE_FD of the iommufd returned %s in stage %u", errname(prev->iommufd_err),
+			  prev->stage);
 	return 0;
 }
 
-static void retrieve_buffer(void)
+static void retrieve_buffer(struct handover *h)
 {
-	int fd, err;
+	int fd;
 
 	if (step(VH_A_LUO_RETRIEVE_MEMFD)) {
-		in_dma = luo_retrieve_session(luofd, "vh-dma");
-		fd = in_dma < 0 ? in_dma : luo_retrieve(in_dma, TOKEN_MEMFD);
-		if (fd >= 0 && (err = dmabuf_adopt(&buf, fd, (int)prev.pages, IOVA)))
-			fd = err;
+		h->in_dma = luo_retrieve_session(h->luofd, "vh-dma");
+		fd = h->in_dma < 0 ? h->in_dma : luo_retrieve(h->in_dma, TOKEN_MEMFD);
+		if (fd >= 0)
+			fd = dmabuf_adopt(&h->buf, fd, (int)h->prev.pages, IOVA) ?: fd;
 		if (fd < 0)
 			fail_hard(VH_A_LUO_RETRIEVE_MEMFD, "retrieve", -fd, "RETRIEVE_SESSION(vh-dma) and RETRIEVE_FD of the DMA memfd", "failed");
 		else
 			pass(VH_A_LUO_RETRIEVE_MEMFD);
 	}
 	if (step(VH_A_MEMFD_BYTES_IDENTICAL)) {
-		uint64_t h = dmabuf_digest(&buf);
+		uint64_t digest = dmabuf_digest(&h->buf);
 
-		if (h != prev.digest)
-			fail_soft(VH_A_MEMFD_BYTES_IDENTICAL, "retrieve", 0, "the digest of the previous stage's bytes", "0x%016llx, was 0x%016llx", (unsigned long long)h,
-				  (unsigned long long)prev.digest);
+		if (digest != h->prev.digest)
+			fail_soft(VH_A_MEMFD_BYTES_IDENTICAL, "retrieve", 0, "the digest of the previous stage's bytes", "0x%016llx, was 0x%016llx",
+				  (unsigned long long)digest, (unsigned long long)h->prev.digest);
 		else
 			pass(VH_A_MEMFD_BYTES_IDENTICAL);
 	}
@@ -257,7 +274,6 @@ static int kmsg_mentions(const char *bdf, const char *word, char *out, size_t ca
 		rec[n] = 0;
 		if (strstr(rec, bdf) && strstr(rec, word)) {
 			const char *msg = strchr(rec, ';') ? strchr(rec, ';') + 1 : rec;
-
 			size_t len = strlen(msg) < cap - 1 ? strlen(msg) : cap - 1;
 
 			memcpy(out, msg, len);
@@ -269,10 +285,6 @@ static int kmsg_mentions(const char *bdf, const char *word, char *out, size_t ca
 	close(fd);
 	return found;
 }
-
-static const char *d_bdf;
-/* Negative control: check the binding even where the device was not preserved. */
-static int check_driver_anyway;
 
 /* PCI_COMMAND as the kernel left it, read through sysfs before anything opens the device. */
 static int sysfs_command(const char *bdf, uint16_t *cmd)
@@ -294,42 +306,59 @@ static int sysfs_command(const char *bdf, uint16_t *cmd)
 	return 0;
 }
 
-static void driver_before_userspace(const struct flow *f, const char *early)
+static void assert_driver_before_userspace(const struct handover *h)
 {
-	if (check_driver_anyway ? step(VH_A_DEVICE_DRIVER_BEFORE_USERSPACE) : step_cap(VH_A_DEVICE_DRIVER_BEFORE_USERSPACE, VH_CLAIM_VFIO_PRESERVE)) {
-		/* The previous stage preserved the device fd: this kernel claims it, so only vfio-pci will do. */
-		int claimed = !prev.device_err;
+	const char *name = VH_A_DEVICE_DRIVER_BEFORE_USERSPACE, *early = h->early;
 
-		if (claimed && strcmp(early, "vfio-pci"))
-			fail_soft(VH_A_DEVICE_DRIVER_BEFORE_USERSPACE, "boot", 0, "vfio-pci: the previous stage preserved the device fd", "%s%s",
-				  early[0] ? "bound to " : "no driver", early);
-		else if (early[0] && strcmp(early, "vfio-pci"))
-			fail_soft(VH_A_DEVICE_DRIVER_BEFORE_USERSPACE, "boot", 0, "vfio-pci or no driver", "bound to %s", early);
-		else
-			pass(VH_A_DEVICE_DRIVER_BEFORE_USERSPACE);
-	}
-	if (f->native && step_cap(VH_A_NATIVE_DRIVER_NEVER_PROBED, VH_CLAIM_VFIO_PRESERVE)) {
-		char line[512];
+	if (!(h->check_driver_anyway ? step(name) : step_cap(name, VH_CLAIM_VFIO_PRESERVE)))
+		return;
+	/* The previous stage preserved the device fd: this kernel claims it, so only vfio-pci will do. */
+	if (!h->prev.device_err && strcmp(early, "vfio-pci"))
+		fail_soft(name, "boot", 0, "vfio-pci: the previous stage preserved the device fd", "%s%s", early[0] ? "bound to " : "no driver", early);
+	else if (early[0] && strcmp(early, "vfio-pci"))
+		fail_soft(name, "boot", 0, "vfio-pci or no driver", "bound to %s", early);
+	else
+		pass(name);
+}
 
-		if (early[0] && strcmp(early, "vfio-pci"))
-			fail_soft(VH_A_NATIVE_DRIVER_NEVER_PROBED, "boot", 0, "no driver but vfio-pci ever bound", "%s bound", early);
-		else if (kmsg_mentions(d_bdf, "virtio", line, sizeof(line)))
-			fail_soft(VH_A_NATIVE_DRIVER_NEVER_PROBED, "boot", 0, "no virtio message about the device in this boot's log", "%s", line);
-		else
-			pass(VH_A_NATIVE_DRIVER_NEVER_PROBED);
-	}
-	if (step_cap(VH_A_BUS_MASTER_BEFORE_OPEN, VH_CLAIM_VFIO_PRESERVE)) {
-		uint16_t cmd = 0;
-		int err = sysfs_command(d_bdf, &cmd);
+static void assert_native_never_probed(const struct handover *h)
+{
+	const char *name = VH_A_NATIVE_DRIVER_NEVER_PROBED, *early = h->early;
+	char line[512];
 
-		if (err)
-			fail_soft(VH_A_BUS_MASTER_BEFORE_OPEN, "boot", -err, "PCI_COMMAND readable through sysfs", "failed");
-		else if (!(cmd & PCI_COMMAND_MASTER))
-			fail_soft(VH_A_BUS_MASTER_BEFORE_OPEN, "boot", 0, "bus master still set from the previous kernel before anything opened the device",
-				  "PCI_COMMAND 0x%04x", cmd);
-		else
-			pass(VH_A_BUS_MASTER_BEFORE_OPEN);
-	}
+	if (!h->f->native || !step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	if (early[0] && strcmp(early, "vfio-pci"))
+		fail_soft(name, "boot", 0, "no driver but vfio-pci ever bound", "%s bound", early);
+	else if (kmsg_mentions(h->d.bdf, "virtio", line, sizeof(line)))
+		fail_soft(name, "boot", 0, "no virtio message about the device in this boot's log", "%s", line);
+	else
+		pass(name);
+}
+
+static void assert_bus_master_before_open(const struct handover *h)
+{
+	const char *name = VH_A_BUS_MASTER_BEFORE_OPEN;
+	uint16_t cmd = 0;
+	int err;
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	err = sysfs_command(h->d.bdf, &cmd);
+	if (err)
+		fail_soft(name, "boot", -err, "PCI_COMMAND readable through sysfs", "failed");
+	else if (!(cmd & PCI_COMMAND_MASTER))
+		fail_soft(name, "boot", 0, "bus master still set from the previous kernel before anything opened the device", "PCI_COMMAND 0x%04x", cmd);
+	else
+		pass(name);
+}
+
+/* What the kernel did with a preserved device before userspace acts: who binds it, whether it still masters. */
+static void driver_before_userspace(const struct handover *h)
+{
+	assert_driver_before_userspace(h);
+	assert_native_never_probed(h);
+	assert_bus_master_before_open(h);
 }
 
 /* Before RETRIEVE_FD, a plain open of the cdev must not be able to take the device. */
@@ -361,125 +390,154 @@ static void bind_before_retrieve(const struct vdev *d)
 		pass(name);
 }
 
-static void retrieve_device(const struct flow *f, struct vdev *d, int last)
+static void retrieve_device_fd(struct handover *h)
+{
+	int fd;
+
+	if (!step(VH_A_RETRIEVE_DEVICE_FD))
+		return;
+	if (h->in_dma < 0)
+		h->in_dma = luo_retrieve_session(h->luofd, "vh-dma");
+	fd = h->in_dma < 0 ? h->in_dma : luo_retrieve(h->in_dma, TOKEN_DEVICE);
+	if (fd < 0) {
+		fail_hard(VH_A_RETRIEVE_DEVICE_FD, "retrieve", -fd, "RETRIEVE_FD of the vfio cdev fd", "failed");
+		return;
+	}
+	h->d.devfd = fd;
+	pass(VH_A_RETRIEVE_DEVICE_FD);
+}
+
+static void retrieve_iommufd(const struct handover *h)
+{
+	int fd;
+
+	if (!h->f->preserve_iommufd || !step_cap(VH_A_RETRIEVE_IOMMUFD, VH_CLAIM_IOMMUFD_PRESERVE))
+		return;
+	fd = luo_retrieve(h->in_dma, TOKEN_IOMMUFD);
+	if (fd < 0)
+		fail_soft(VH_A_RETRIEVE_IOMMUFD, "retrieve", -fd, "RETRIEVE_FD of the iommufd", "failed");
+	else
+		pass(VH_A_RETRIEVE_IOMMUFD);
+}
+
+static void assert_bus_master_kept(const struct vdev *d)
 {
 	uint16_t cmd = 0;
-	int fd, err;
+	int err;
 
+	if (!step(VH_A_BUS_MASTER_KEPT))
+		return;
+	err = vfio_config_read16(d->devfd, PCI_COMMAND, &cmd);
+	if (err || !(cmd & PCI_COMMAND_MASTER))
+		fail_soft(VH_A_BUS_MASTER_KEPT, "retrieve", -err, "PCI_COMMAND bus master still set", "PCI_COMMAND 0x%04x", cmd);
+	else
+		pass(VH_A_BUS_MASTER_KEPT);
+}
+
+/* edu's factorial register still holds what stage 1 computed: nothing reset the device. */
+static void assert_not_reset(struct vdev *d)
+{
+	int err;
+
+	if (!step(VH_A_NOT_RESET))
+		return;
+	d->bar = vfio_map_bar(d->devfd, 0, &d->bar_size, &err);
+	if (!d->bar)
+		fail_hard(VH_A_NOT_RESET, "bar", -err, "BAR0 maps", "failed");
+	else if (edu_read32(d->bar, EDU_FACTORIAL) != FACTORIAL_OUT)
+		fail_soft(VH_A_NOT_RESET, "bar", 0, "edu factorial register still 120 from stage 1", "0x%x", edu_read32(d->bar, EDU_FACTORIAL));
+	else
+		pass(VH_A_NOT_RESET);
+}
+
+/* The retrieved memfd mapped again: the same physical pages, DMA into them, and on the last stage unmapped. */
+static void resume_dma(struct handover *h)
+{
+	assert_ioas_map_file(h);
+	assert_vmpin_mapped(h);
+	assert_pa_unchanged(h);
+	assert_dma_roundtrip(&h->d, &h->buf, VH_A_DMA_RESUMES);
+	if (h->p->stage == h->p->stages)
+		assert_unmap_restores(h);
+}
+
+/* The device fd the previous stage preserved, taken back from LUO instead of bound again. */
+static void retrieve_device(struct handover *h)
+{
 	scope_cap(VH_CLAIM_VFIO_PRESERVE);
-	bind_before_retrieve(d);
-	if (step(VH_A_RETRIEVE_DEVICE_FD)) {
-		if (in_dma < 0)
-			in_dma = luo_retrieve_session(luofd, "vh-dma");
-		fd = in_dma < 0 ? in_dma : luo_retrieve(in_dma, TOKEN_DEVICE);
-		if (fd < 0) {
-			fail_hard(VH_A_RETRIEVE_DEVICE_FD, "retrieve", -fd, "RETRIEVE_FD of the vfio cdev fd", "failed");
-		} else {
-			d->devfd = fd;
-			pass(VH_A_RETRIEVE_DEVICE_FD);
-		}
-	}
-	if (f->preserve_iommufd && step_cap(VH_A_RETRIEVE_IOMMUFD, VH_CLAIM_IOMMUFD_PRESERVE)) {
-		fd = luo_retrieve(in_dma, TOKEN_IOMMUFD);
-		if (fd < 0)
-			fail_soft(VH_A_RETRIEVE_IOMMUFD, "retrieve", -fd, "RETRIEVE_FD of the iommufd", "failed");
-		else
-			pass(VH_A_RETRIEVE_IOMMUFD);
-	}
-	assert_bind_iommufd(d);
-	if (step(VH_A_BUS_MASTER_KEPT)) {
-		err = vfio_config_read16(d->devfd, PCI_COMMAND, &cmd);
-		if (err || !(cmd & PCI_COMMAND_MASTER))
-			fail_soft(VH_A_BUS_MASTER_KEPT, "retrieve", -err, "PCI_COMMAND bus master still set", "PCI_COMMAND 0x%04x", cmd);
-		else
-			pass(VH_A_BUS_MASTER_KEPT);
-	}
-	if (f->dma && step(VH_A_NOT_RESET)) {
-		d->bar = vfio_map_bar(d->devfd, 0, &d->bar_size, &err);
-		if (!d->bar)
-			fail_hard(VH_A_NOT_RESET, "bar", -err, "BAR0 maps", "failed");
-		else if (edu_read32(d->bar, EDU_FACTORIAL) != FACTORIAL_OUT)
-			fail_soft(VH_A_NOT_RESET, "bar", 0, "edu factorial register still 120 from stage 1", "0x%x", edu_read32(d->bar, EDU_FACTORIAL));
-		else
-			pass(VH_A_NOT_RESET);
-	}
-	assert_ioas_alloc(d);
-	assert_attach_ioas(d);
-	if (f->dma) {
-		assert_ioas_map_file(d);
-		assert_vmpin_mapped();
-		assert_pa_unchanged(d);
-		assert_dma_roundtrip(d, &buf, VH_A_DMA_RESUMES);
-		if (last)
-			assert_unmap_restores(d);
-	}
+	bind_before_retrieve(&h->d);
+	retrieve_device_fd(h);
+	retrieve_iommufd(h);
+	assert_bind_iommufd(&h->d);
+	assert_bus_master_kept(&h->d);
+	if (h->f->dma)
+		assert_not_reset(&h->d);
+	assert_ioas_alloc(&h->d);
+	assert_attach_ioas(&h->d);
+	if (h->f->dma)
+		resume_dma(h);
 	scope_cap(NULL);
 }
 
-static void stage_next(const struct plan *p, const struct flow *f, struct vdev *d, const char *early)
+static void stage_next(struct handover *h)
 {
 	require_liveupdate();
-	retrieve_state(p);
-	if (f->preserve_device)
-		driver_before_userspace(f, early);
-	if (f->dma)
-		retrieve_buffer();
-	if (f->preserve_device) {
-		retrieve_device(f, d, p->stage == p->stages);
+	retrieve_state(h);
+	if (h->f->preserve_device)
+		driver_before_userspace(h);
+	if (h->f->dma)
+		retrieve_buffer(h);
+	if (h->f->preserve_device) {
+		retrieve_device(h);
 		return;
 	}
-	rebind_by_userspace(d);
-	if (f->dma) {
-		assert_edu_bar0(d);
-		assert_ioas_map_file(d);
-		assert_vmpin_mapped();
-		assert_pa_unchanged(d);
-		assert_dma_roundtrip(d, &buf, VH_A_DMA_RESUMES);
-		if (p->stage == p->stages)
-			assert_unmap_restores(d);
+	rebind_by_userspace(&h->d);
+	if (h->f->dma) {
+		assert_edu_bar0(&h->d);
+		resume_dma(h);
 	}
 }
 
-static void finish_incoming(void)
+static void finish_incoming(struct handover *h)
 {
 	int err = 0;
 
 	if (!step(VH_A_LUO_FINISH))
 		return;
-	if (in_dma >= 0)
-		err = luo_finish(in_dma);
+	if (h->in_dma >= 0)
+		err = luo_finish(h->in_dma);
 	if (!err)
-		err = luo_finish(in_state);
+		err = luo_finish(h->in_state);
 	if (err)
 		fail_soft(VH_A_LUO_FINISH, "finish", -err, "LIVEUPDATE_SESSION_FINISH succeeds", "failed");
 	else
 		pass(VH_A_LUO_FINISH);
-	if (in_dma >= 0)
-		close(in_dma);
-	close(in_state);
-	in_dma = in_state = -1;
+	if (h->in_dma >= 0)
+		close(h->in_dma);
+	close(h->in_state);
+	h->in_dma = h->in_state = -1;
 }
 
-static int preserve_optional(const char *name, const char *cap, int fd, uint64_t token, int32_t *err_out)
+static int preserve_optional(const struct handover *h, const char *name, const char *cap, int fd, uint64_t token, int32_t *err_out)
 {
 	int err;
 
 	/* An earlier stage already found the kernel cannot: say so again, and tell the next stage. */
 	if (lacking_cap(cap)) {
-		*err_out = !strcmp(cap, VH_CLAIM_VFIO_PRESERVE) ? prev.device_err : prev.iommufd_err;
+		*err_out = !strcmp(cap, VH_CLAIM_VFIO_PRESERVE) ? h->prev.device_err : h->prev.iommufd_err;
 		if (!*err_out)
 			*err_out = ENOENT;
 	}
 	if (!step_cap(name, cap))
 		return -1;
 	/* Negative control: the device is not preserved, yet its binding is checked after kexec. */
-	if (check_driver_anyway && token == TOKEN_DEVICE) {
+	if (h->check_driver_anyway && token == TOKEN_DEVICE) {
 		*err_out = ENOENT;
 		lacks_cap(cap, "not preserved on purpose (" VH_KEY_CHEAT "=" VH_CHEAT_CHECK_DRIVER ")");
 		step_cap(name, cap);
 		return -1;
 	}
-	err = luo_preserve(s_dma, fd, token);
+	err = luo_preserve(h->s_dma, fd, token);
 	/* ENOENT: no LUO handler for this file type; the kernel does not claim the capability. */
 	if (err == -ENOENT || err == -EOPNOTSUPP) {
 		*err_out = -err;
@@ -509,79 +567,112 @@ static void next_cmdline(const struct plan *p, char *out, size_t cap)
 	snprintf(out + o, o < cap ? cap - o : 0, VH_KEY_STAGE "=%d", p->stage + 1);
 }
 
-static void handoff(const struct plan *p, const struct flow *f, struct vdev *d)
+/* What the next stage checks against: the buffer's bytes and physical pages (and, later, what this kernel refused). */
+static void state_for_next(const struct handover *h, struct vh_state *st)
 {
-	struct vh_state st = { .magic = STATE_MAGIC, .stage = (uint32_t)p->stage, .pages = (uint32_t)(buf.len / VH_PAGE) };
-	char cmdline[sizeof(p->cmdline) + 32];
+	memset(st, 0, sizeof(*st));
+	st->magic = STATE_MAGIC;
+	st->stage = (uint32_t)h->p->stage;
+	st->pages = (uint32_t)(h->buf.len / VH_PAGE);
+	if (h->f->dma)
+		st->digest = dmabuf_digest(&h->buf);
+	memcpy(st->pa, h->buf.pa, sizeof(st->pa));
+}
+
+static void create_sessions(struct handover *h)
+{
+	if (!step(VH_A_LUO_CREATE_SESSION))
+		return;
+	if (h->luofd < 0)
+		h->luofd = luo_open();
+	h->s_dma = h->luofd < 0 ? h->luofd : luo_create_session(h->luofd, "vh-dma");
+	h->s_state = h->s_dma < 0 ? h->s_dma : luo_create_session(h->luofd, "vh-state");
+	if (h->s_state < 0)
+		fail_hard(VH_A_LUO_CREATE_SESSION, "preserve", -h->s_state, "CREATE_SESSION vh-dma and vh-state", "failed");
+	else
+		pass(VH_A_LUO_CREATE_SESSION);
+}
+
+static void preserve_memfd(const struct handover *h)
+{
+	int err;
+
+	if (!step(VH_A_LUO_PRESERVE_MEMFD))
+		return;
+	err = luo_preserve(h->s_dma, h->buf.memfd, TOKEN_MEMFD);
+	if (err)
+		fail_hard(VH_A_LUO_PRESERVE_MEMFD, "preserve", -err, "PRESERVE_FD of the DMA memfd", "failed");
+	else
+		pass(VH_A_LUO_PRESERVE_MEMFD);
+}
+
+/* Negative control: interrupts left on, which the kernel must refuse to hand over. */
+static void cheat_irq_on(const struct vdev *d)
+{
+	uint32_t irq;
+	int err = vfio_irq_enable(d->devfd, &irq);
+
+	if (err)
+		ktap_info("cheat", "could not enable interrupts: %s", errname(err));
+	else
+		ktap_info("cheat", "interrupts left enabled (%s)", irq == VFIO_PCI_MSI_IRQ_INDEX ? "MSI" : "INTx");
+}
+
+/* The device fd into the session, after the factorial the next kernel reads to tell it was not reset. */
+static void preserve_device(const struct handover *h, struct vh_state *st)
+{
+	const struct vdev *d = &h->d;
+
+	if (h->f->dma && !lacking_cap(VH_CLAIM_VFIO_PRESERVE) && d->bar && witness_factorial(d))
+		ktap_info("warning", "edu factorial witness did not compute");
+	if (!strcmp(h->p->cheat, VH_CHEAT_IRQ_ON))
+		cheat_irq_on(d);
+	preserve_optional(h, VH_A_PRESERVE_DEVICE_FD, VH_CLAIM_VFIO_PRESERVE, d->devfd, TOKEN_DEVICE, &st->device_err);
+}
+
+static void preserve_state(const struct handover *h, const struct vh_state *st)
+{
 	int err, sfd;
 
-	if (f->dma)
-		st.digest = dmabuf_digest(&buf);
-	memcpy(st.pa, buf.pa, sizeof(st.pa));
-	if (step(VH_A_LUO_CREATE_SESSION)) {
-		if (luofd < 0)
-			luofd = luo_open();
-		s_dma = luofd < 0 ? luofd : luo_create_session(luofd, "vh-dma");
-		s_state = s_dma < 0 ? s_dma : luo_create_session(luofd, "vh-state");
-		if (s_state < 0)
-			fail_hard(VH_A_LUO_CREATE_SESSION, "preserve", -s_state, "CREATE_SESSION vh-dma and vh-state", "failed");
-		else
-			pass(VH_A_LUO_CREATE_SESSION);
-	}
-	if (f->dma && step(VH_A_LUO_PRESERVE_MEMFD)) {
-		err = luo_preserve(s_dma, buf.memfd, TOKEN_MEMFD);
-		if (err)
-			fail_hard(VH_A_LUO_PRESERVE_MEMFD, "preserve", -err, "PRESERVE_FD of the DMA memfd", "failed");
-		else
-			pass(VH_A_LUO_PRESERVE_MEMFD);
-	}
-	if (f->preserve_device) {
-		uint32_t irq;
-
-		if (f->dma && !lacking_cap(VH_CLAIM_VFIO_PRESERVE) && d->bar && witness_factorial(d))
-			ktap_info("warning", "edu factorial witness did not compute");
-		/* Negative control: interrupts left on, which the kernel must refuse to hand over. */
-		if (!strcmp(p->cheat, VH_CHEAT_IRQ_ON)) {
-			err = vfio_irq_enable(d->devfd, &irq);
-			if (err)
-				ktap_info("cheat", "could not enable interrupts: %s", errname(err));
-			else
-				ktap_info("cheat", "interrupts left enabled (%s)", irq == VFIO_PCI_MSI_IRQ_INDEX ? "MSI" : "INTx");
-		}
-		preserve_optional(VH_A_PRESERVE_DEVICE_FD, VH_CLAIM_VFIO_PRESERVE, d->devfd, TOKEN_DEVICE, &st.device_err);
-	}
-	if (f->preserve_iommufd)
-		preserve_optional(VH_A_PRESERVE_IOMMUFD, VH_CLAIM_IOMMUFD_PRESERVE, d->iommufd, TOKEN_IOMMUFD, &st.iommufd_err);
-	if (step(VH_A_LUO_PRESERVE_STATE)) {
-		sfd = memfd_create("vh-state", MFD_CLOEXEC);
-		err = sfd < 0 ? -errno : 0;
-		if (!err && write(sfd, &st, sizeof(st)) != (ssize_t)sizeof(st))
-			err = -EIO;
-		if (!err)
-			err = luo_preserve(s_state, sfd, TOKEN_STATE);
-		if (err)
-			fail_hard(VH_A_LUO_PRESERVE_STATE, "preserve", -err, "PRESERVE_FD of the state memfd", "failed");
-		else
-			pass(VH_A_LUO_PRESERVE_STATE);
-	}
-	if (step(VH_A_KEXEC_FILE_LOAD)) {
-		uint64_t t0 = now_ms();
-
-		next_cmdline(p, cmdline, sizeof(cmdline));
-		err = kexec_load_next(p->next, cmdline);
-		if (err) {
-			fail_hard(VH_A_KEXEC_FILE_LOAD, "kexec", -err, "kexec_file_load of /kernel and the retained initramfs", "failed");
-		} else {
-			ktap_info("kexec_file_load_ms", "%llu", (unsigned long long)(now_ms() - t0));
-			ktap_info("kexec_image", "%s", p->next);
-			pass(VH_A_KEXEC_FILE_LOAD);
-		}
-	}
-	/* After the last sandboxed step of the stage: refusals during preserve and kexec_file_load count. */
-	assert_sandbox_clean();
-	if (ktap_failures())
+	if (!step(VH_A_LUO_PRESERVE_STATE))
 		return;
-	/* The session fds stay open in this process until the reboot syscall itself. */
+	sfd = memfd_create("vh-state", MFD_CLOEXEC);
+	err = sfd < 0 ? -errno : 0;
+	if (!err && write(sfd, st, sizeof(*st)) != (ssize_t)sizeof(*st))
+		err = -EIO;
+	if (!err)
+		err = luo_preserve(h->s_state, sfd, TOKEN_STATE);
+	if (err)
+		fail_hard(VH_A_LUO_PRESERVE_STATE, "preserve", -err, "PRESERVE_FD of the state memfd", "failed");
+	else
+		pass(VH_A_LUO_PRESERVE_STATE);
+}
+
+static void load_next_kernel(const struct plan *p)
+{
+	char cmdline[sizeof(p->cmdline) + 32];
+	uint64_t t0;
+	int err;
+
+	if (!step(VH_A_KEXEC_FILE_LOAD))
+		return;
+	t0 = now_ms();
+	next_cmdline(p, cmdline, sizeof(cmdline));
+	err = kexec_load_next(p->next, cmdline);
+	if (err) {
+		fail_hard(VH_A_KEXEC_FILE_LOAD, "kexec", -err, "kexec_file_load of /kernel and the retained initramfs", "failed");
+		return;
+	}
+	ktap_info("kexec_file_load_ms", "%llu", (unsigned long long)(now_ms() - t0));
+	ktap_info("kexec_image", "%s", p->next);
+	pass(VH_A_KEXEC_FILE_LOAD);
+}
+
+/* The session fds stay open in this process until the reboot syscall itself. */
+static void kexec_into_next(const struct plan *p)
+{
+	int err;
+
 	ktap_trailing_plan();
 	ktap_info(VH_INFO_AGENT, VH_AGENT_KEXEC " stage=%d lines=%d", p->stage, ktap_lines() + 1);
 	err = kexec_reboot();
@@ -589,28 +680,55 @@ static void handoff(const struct plan *p, const struct flow *f, struct vdev *d)
 	ktap_bail(VH_BAIL_KEXEC_REFUSED ": %s", errname(err));
 }
 
+static void handoff(struct handover *h)
+{
+	struct vh_state st;
+
+	state_for_next(h, &st);
+	create_sessions(h);
+	if (h->f->dma)
+		preserve_memfd(h);
+	if (h->f->preserve_device)
+		preserve_device(h, &st);
+	if (h->f->preserve_iommufd)
+		preserve_optional(h, VH_A_PRESERVE_IOMMUFD, VH_CLAIM_IOMMUFD_PRESERVE, h->d.iommufd, TOKEN_IOMMUFD, &st.iommufd_err);
+	preserve_state(h, &st);
+	load_next_kernel(h->p);
+	/* After the last sandboxed step of the stage: refusals during preserve and kexec_file_load count. */
+	assert_sandbox_clean();
+	if (!ktap_failures())
+		kexec_into_next(h->p);
+}
+
 static int run_flow(const struct plan *p, const struct flow *f)
 {
-	struct vdev d = { .bdf = f->native ? p->native_bdf : p->dma_bdf, .devfd = -1, .iommufd = -1 };
-	char early[64] = "";
+	struct handover h = {
+		.p = p,
+		.f = f,
+		.d = { .bdf = f->native ? p->native_bdf : p->dma_bdf, .devfd = -1, .iommufd = -1 },
+		.check_driver_anyway = !strcmp(p->cheat, VH_CHEAT_CHECK_DRIVER),
+		.luofd = -1,
+		.s_dma = -1,
+		.s_state = -1,
+		.in_dma = -1,
+		.in_state = -1,
+	};
 
 	/* Before userspace touches anything: who owns the device in this kernel? */
-	pci_driver(d.bdf, early, sizeof(early));
-	d_bdf = d.bdf;
-	check_driver_anyway = !strcmp(p->cheat, VH_CHEAT_CHECK_DRIVER);
+	pci_driver(h.d.bdf, h.early, sizeof(h.early));
 	dma_seed_from(p->cmdline);
 	ktap_header(0);
-	ktap_info("driver_at_start", "%s", early[0] ? early : "(none)");
+	ktap_info("driver_at_start", "%s", h.early[0] ? h.early : "(none)");
 	require_noiommu_kernel();
 	require_liveupdate();
 	if (p->stage == 1)
-		stage_first(p, f, &d);
+		stage_first(&h);
 	else
-		stage_next(p, f, &d, early);
+		stage_next(&h);
 	if (p->stage > 1)
-		finish_incoming();
+		finish_incoming(&h);
 	if (p->stage < p->stages) {
-		handoff(p, f, &d);
+		handoff(&h);
 	} else {
 		assert_sandbox_clean();
 		ktap_trailing_plan();
