@@ -193,7 +193,7 @@ static void stage_first(struct handover *h)
 		assert_ioas_map_file(h);
 	assert_vmpin_mapped(h);
 	assert_get_pa_every_page(d, &h->buf);
-	assert_dma_roundtrip(d, &h->buf, VH_A_DMA_ROUNDTRIP_EVERY_PAGE);
+	assert_dma_roundtrip(d, &h->buf, VH_A_DMA_ROUNDTRIP_EVERY_PAGE, 0);
 }
 
 static int retrieve_state(struct handover *h)
@@ -456,7 +456,7 @@ static void resume_dma(struct handover *h)
 	assert_ioas_map_file(h);
 	assert_vmpin_mapped(h);
 	assert_pa_unchanged(h);
-	assert_dma_roundtrip(&h->d, &h->buf, VH_A_DMA_RESUMES);
+	assert_dma_roundtrip(&h->d, &h->buf, VH_A_DMA_RESUMES, 0);
 	if (h->p->stage == h->p->stages)
 		assert_unmap_restores(h);
 }

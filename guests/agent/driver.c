@@ -239,18 +239,14 @@ uint64_t dmabuf_digest(const struct dmabuf *b)
 	return h;
 }
 
-int cheat_wrong_dma;
-
 static void cheat_said(const char *what, long rc)
 {
 	ktap_info("cheat", "%s -> %ld", what, rc < 0 ? -(long)errno : 0L);
 }
 
-void driver_cheat(const char *cheat, struct dmabuf *b, const char *bdf)
+/* Ways to keep the buffer in place by hand: what the kernel's pinning makes unnecessary. */
+static void cheat_pinning(const char *cheat, const struct dmabuf *b)
 {
-	char path[160];
-	unsigned long nodes = 2;
-
 	if (!strcmp(cheat, VH_CHEAT_MLOCK))
 		cheat_said(VH_CHEAT_MLOCK, mlock(b->va, b->len));
 	if (!strcmp(cheat, VH_CHEAT_MPROTECT))
@@ -267,6 +263,15 @@ void driver_cheat(const char *cheat, struct dmabuf *b, const char *bdf)
 		cheat_said("mmap(MAP_FIXED) over the buffer", m == MAP_FAILED ? -1 : 0);
 		cheat_said("mremap over the buffer", syscall(SYS_mremap, other, b->len, b->len, MREMAP_MAYMOVE | MREMAP_FIXED, b->va));
 	}
+	if (!strcmp(cheat, VH_CHEAT_X32))
+		cheat_said("x32 mlock", syscall(__X32_SYSCALL_BIT | SYS_mlock, b->va, b->len));
+}
+
+/* Syscalls that move, page out or reveal the buffer's memory, or reach the hardware past VFIO. */
+static void cheat_syscalls(const char *cheat, const struct dmabuf *b)
+{
+	unsigned long nodes = 2;
+
 	if (!strcmp(cheat, VH_CHEAT_IO_URING)) {
 		/* A zeroed struct io_uring_params (120 bytes; its header clashes with glibc's) asks for defaults. */
 		uint64_t up[15] = { 0 };
@@ -296,8 +301,13 @@ void driver_cheat(const char *cheat, struct dmabuf *b, const char *bdf)
 
 		cheat_said("process_madvise(MADV_PAGEOUT)", syscall(SYS_process_madvise, (int)pidfd, &iov, 1, MADV_PAGEOUT, 0));
 	}
-	if (!strcmp(cheat, VH_CHEAT_X32))
-		cheat_said("x32 mlock", syscall(__X32_SYSCALL_BIT | SYS_mlock, b->va, b->len));
+}
+
+/* Files the driver must not open: physical memory, the device past VFIO, /proc by another name, anything outside the sandbox. */
+static void cheat_opens(const char *cheat, const struct dmabuf *b, const char *bdf)
+{
+	char path[160];
+
 	if (!strcmp(cheat, VH_CHEAT_DEV_MEM))
 		cheat_said("open /dev/mem", open("/dev/mem", O_RDWR | O_CLOEXEC));
 	if (!strcmp(cheat, VH_CHEAT_PCI_SYSFS)) {
@@ -317,6 +327,13 @@ void driver_cheat(const char *cheat, struct dmabuf *b, const char *bdf)
 	}
 	if (!strcmp(cheat, VH_CHEAT_LANDLOCK))
 		cheat_said("open /init", open("/init", O_RDONLY | O_CLOEXEC));
+}
+
+void driver_cheat(const char *cheat, struct dmabuf *b, const char *bdf)
+{
+	cheat_pinning(cheat, b);
+	cheat_syscalls(cheat, b);
+	cheat_opens(cheat, b, bdf);
 }
 
 void assert_sandbox_clean(void)
@@ -370,17 +387,35 @@ void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b)
 	pass(name);
 }
 
-static uint64_t dma_seed;
-static int seed_given, seeded;
+/* The DMA pattern's seed: per process, since the driver child runs one stage and every round trip of it replays one seed. */
+static struct {
+	uint64_t value;
+	int given;    /* from vh.seed= */
+	int reported; /* rng_seed() has it and the dma_seed line went out */
+} seed;
 
 void dma_seed_from(const char *cmdline)
 {
 	const char *at = strstr(cmdline, VH_KEY_SEED "=");
 
 	if (at && (at == cmdline || at[-1] == ' ')) {
-		dma_seed = strtoull(at + strlen(VH_KEY_SEED "="), NULL, 0);
-		seed_given = 1;
+		seed.value = strtoull(at + strlen(VH_KEY_SEED "="), NULL, 0);
+		seed.given = 1;
 	}
+}
+
+/* One seed per boot, reported once: every round trip of the stage replays from vh.seed=. */
+static void seed_once(uint64_t t0)
+{
+	if (seed.reported)
+		return;
+	/* GRND_INSECURE never waits for the CRNG at early boot: the seed only picks a pattern. */
+	if (!seed.given && getrandom(&seed.value, sizeof(seed.value), GRND_INSECURE) != sizeof(seed.value) &&
+	    getrandom(&seed.value, sizeof(seed.value), 0) != sizeof(seed.value))
+		seed.value = t0 ^ (uptime_ms() << 20);
+	rng_seed(seed.value);
+	ktap_info("dma_seed", "0x%llx%s", (unsigned long long)seed.value, seed.given ? " (" VH_KEY_SEED ")" : "");
+	seed.reported = 1;
 }
 
 /* QEMU before 9.1 refuses a transfer that ends exactly at the end of edu's 4 KiB buffer,
@@ -389,7 +424,44 @@ void dma_seed_from(const char *cmdline)
  * odd pages down, so every byte position is moved by DMA in both directions across a run. */
 #define DMA_XFER (VH_PAGE - 1)
 
-void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name)
+/* Page i out to the device and back (into page i + 1 with wrong_page), checked byte for byte; 0, or -1 once failed. */
+static int roundtrip_page(struct vdev *d, struct dmabuf *b, uint32_t i, uint8_t *want, const char *name, int wrong_page)
+{
+	uint32_t pages = (uint32_t)(b->len / VH_PAGE);
+	uint8_t *page = b->va + (uint64_t)i * VH_PAGE;
+	uint32_t out_off = i % 2 ? 1 : 0, in_off = i % 2 ? 0 : 1;
+	int err;
+
+	rng_fill(want, VH_PAGE);
+	memcpy(page, want, VH_PAGE);
+	err = edu_dma(d->bar, b->pa[i] + out_off, DMA_XFER, 0);
+	/* The host timestamps these marks to measure the kexec blackout. */
+	if (!err && i == 0)
+		ktap_info(VH_INFO_DMA_MARK, VH_DMA_MARK_FIRST);
+	/* Overwrite the page so only the device's copy can restore it. */
+	for (uint32_t k = 0; !err && k < VH_PAGE; k++)
+		page[k] = (uint8_t)~want[k];
+	if (!err)
+		err = edu_dma(d->bar, b->pa[wrong_page ? (i + 1) % pages : i] + in_off, DMA_XFER, 1);
+	if (err) {
+		fail_hard(name, "dma", -err, "edu DMA completes", "page %u (pa 0x%llx) timed out", i, (unsigned long long)b->pa[i]);
+		return -1;
+	}
+	for (uint32_t k = 0; k < VH_PAGE; k++) {
+		/* Byte k came from byte k - in_off + out_off, or (outside the window) was left alone. */
+		int in_window = k >= in_off && k < in_off + DMA_XFER;
+		uint8_t expect = in_window ? want[k - in_off + out_off] : (uint8_t)~want[k];
+
+		if (page[k] != expect) {
+			fail_hard(name, "dma", 0, "the bytes written before the round trip, untouched outside the window",
+				  "page %u (pa 0x%llx) byte %u: 0x%02x, wanted 0x%02x", i, (unsigned long long)b->pa[i], k, page[k], expect);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name, int wrong_page)
 {
 	uint8_t *want = malloc(VH_PAGE);
 	uint64_t t0 = now_ms();
@@ -399,49 +471,11 @@ void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name)
 		free(want);
 		return;
 	}
-	/* One seed per boot, reported once: every round trip of the stage replays from vh.seed=. */
-	if (!seeded) {
-		/* GRND_INSECURE never waits for the CRNG at early boot: the seed only picks a pattern. */
-		if (!seed_given && getrandom(&dma_seed, sizeof(dma_seed), GRND_INSECURE) != sizeof(dma_seed) &&
-		    getrandom(&dma_seed, sizeof(dma_seed), 0) != sizeof(dma_seed))
-			dma_seed = t0 ^ (uptime_ms() << 20);
-		rng_seed(dma_seed);
-		ktap_info("dma_seed", "0x%llx%s", (unsigned long long)dma_seed, seed_given ? " (" VH_KEY_SEED ")" : "");
-		seeded = 1;
-	}
+	seed_once(t0);
 	for (uint32_t i = 0; i < pages; i++) {
-		uint8_t *page = b->va + (uint64_t)i * VH_PAGE;
-		uint32_t out_off = i % 2 ? 1 : 0, in_off = i % 2 ? 0 : 1;
-		int err;
-
-		rng_fill(want, VH_PAGE);
-		memcpy(page, want, VH_PAGE);
-		err = edu_dma(d->bar, b->pa[i] + out_off, DMA_XFER, 0);
-		/* The host timestamps these marks to measure the kexec blackout. */
-		if (!err && i == 0)
-			ktap_info(VH_INFO_DMA_MARK, VH_DMA_MARK_FIRST);
-		/* Overwrite the page so only the device's copy can restore it. */
-		for (uint32_t k = 0; !err && k < VH_PAGE; k++)
-			page[k] = (uint8_t)~want[k];
-		if (!err)
-			err = edu_dma(d->bar, b->pa[cheat_wrong_dma ? (i + 1) % pages : i] + in_off, DMA_XFER, 1);
-		if (err) {
-			fail_hard(name, "dma", -err, "edu DMA completes", "page %u (pa 0x%llx) timed out", i, (unsigned long long)b->pa[i]);
+		if (roundtrip_page(d, b, i, want, name, wrong_page)) {
 			free(want);
 			return;
-		}
-		for (uint32_t k = 0; k < VH_PAGE; k++) {
-			/* Byte k came from byte k - in_off + out_off, or (outside the window) was left alone. */
-			int in_window = k >= in_off && k < in_off + DMA_XFER;
-			uint8_t expect = in_window ? want[k - in_off + out_off] : (uint8_t)~want[k];
-
-			if (page[k] != expect) {
-				fail_hard(name, "dma", 0, "the bytes written before the round trip, untouched outside the window",
-					  "page %u (pa 0x%llx) byte %u: 0x%02x, wanted 0x%02x", i, (unsigned long long)b->pa[i], k,
-					  page[k], expect);
-				free(want);
-				return;
-			}
 		}
 	}
 	ktap_info(VH_INFO_DMA_MARK, VH_DMA_MARK_LAST);

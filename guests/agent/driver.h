@@ -35,12 +35,11 @@ void assert_edu_bar0(struct vdev *d);
 void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b);
 /* Without the assertion: fills b->pa from GET_PA; 0 or -errno, *bad_iova on failure. */
 int get_pa_all(struct vdev *d, struct dmabuf *b, uint64_t *bad_iova);
-void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name);
+/* wrong_page: a negative control (vh.cheat=wrong-dma), each page comes back into the next one. */
+void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name, int wrong_page);
 
 /* Asks the observer for refusals by the sandbox; one assertion. */
 void assert_sandbox_clean(void);
-/* Negative control: the round trip writes back into the wrong page. */
-extern int cheat_wrong_dma;
 /* Negative controls on a mapped buffer (vh.cheat=): each breaks one sandbox rule, and says what came back. */
 void driver_cheat(const char *cheat, struct dmabuf *b, const char *bdf);
 /* vh.seed= on the command line replays a DMA pattern; otherwise getrandom(2) picks it. */
