@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,8 +95,11 @@ struct obs_rep {
 	char text[1024];
 };
 
-/* Child's ends of the two observer pipes; requests and replies are fixed-size (< PIPE_BUF). */
-static int obs_req_w = -1, obs_rep_r = -1;
+/* The child's ends of the two observer pipes, set once by sandbox_enter: one pair per process.
+ * Requests and replies are fixed-size (< PIPE_BUF). */
+static struct {
+	int req_w, rep_r;
+} to_observer = { -1, -1 };
 
 static long ask(int op, uint64_t va, uint64_t len, struct obs_rep *out);
 
@@ -223,8 +227,8 @@ int sandbox_enter(int req_w, int rep_r)
 {
 	int err, listener;
 
-	obs_req_w = req_w;
-	obs_rep_r = rep_r;
+	to_observer.req_w = req_w;
+	to_observer.rep_r = rep_r;
 	err = install_landlock();
 	if (err) {
 		snprintf(vh_shared->sandbox_error, sizeof(vh_shared->sandbox_error), "Landlock: %s", strerrorname_np(-err));
@@ -249,7 +253,8 @@ static long ask(int op, uint64_t va, uint64_t len, struct obs_rep *out)
 	static struct obs_rep r;
 
 	r.value = -EPIPE;
-	if (obs_req_w < 0 || write(obs_req_w, &q, sizeof(q)) != sizeof(q) || read(obs_rep_r, &r, sizeof(r)) != sizeof(r))
+	if (to_observer.req_w < 0 || write(to_observer.req_w, &q, sizeof(q)) != sizeof(q) ||
+	    read(to_observer.rep_r, &r, sizeof(r)) != sizeof(r))
 		r.value = -EPIPE;
 	if (out)
 		*out = r;
@@ -331,6 +336,105 @@ static int other_node(uint64_t with_memory, int node)
 	return -1;
 }
 
+/* Appends to the pressure line; once it is full, what follows is dropped. */
+static __attribute__((format(printf, 2, 3))) void say(struct vh_pressure *pr, const char *fmt, ...)
+{
+	size_t o = strlen(pr->text);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(pr->text + o, sizeof(pr->text) - o, fmt, ap);
+	va_end(ap);
+}
+
+/* " nodeK xC" for every node that holds some of the pages. */
+static void say_nodes(struct vh_pressure *pr, const int *node, size_t n)
+{
+	uint32_t count[64] = { 0 };
+
+	for (size_t i = 0; i < n; i++)
+		if (node[i] >= 0 && node[i] < 64)
+			count[node[i]]++;
+	for (int k = 0; k < 64; k++)
+		if (count[k])
+			say(pr, " node%d x%u", k, count[k]);
+}
+
+/* The child's pages as move_pages takes them, and the node of each before and after the push. */
+struct pages {
+	pid_t child;
+	size_t n;
+	void **at;
+	int *before, *after;
+};
+
+/* Each page to a node with memory other than its own, one move_pages call per page. */
+static void push_each_page(const struct pages *pg, uint64_t with_memory, struct vh_pressure *pr)
+{
+	for (size_t i = 0; i < pg->n; i++) {
+		int to = pg->before[i] >= 0 ? other_node(with_memory, pg->before[i]) : -1, st = 0;
+		long one;
+
+		if (to < 0) {
+			pr->refused++;
+			pr->first_err = pr->first_err ?: pg->before[i] < 0 ? -pg->before[i] : ENODEV;
+			continue;
+		}
+		if (pr->target < 0)
+			pr->target = to;
+		one = syscall(SYS_move_pages, pg->child, 1, &pg->at[i], &to, &st, MPOL_MF_MOVE_ALL);
+		if (one == 1) {
+			pr->held++;
+		} else if (one < 0 || st < 0) {
+			pr->refused++;
+			pr->first_err = pr->first_err ?: one < 0 ? errno : -st;
+		}
+	}
+}
+
+/* move_pages' own status after the push: which node holds each page now. */
+static void pages_after(const struct pages *pg, uint64_t with_cpus, struct vh_pressure *pr)
+{
+	long rc = syscall(SYS_move_pages, pg->child, pg->n, pg->at, NULL, pg->after, 0);
+	int err = errno;
+
+	for (size_t i = 0; rc == 0 && i < pg->n; i++)
+		pr->moved += pg->after[i] == pr->target;
+	say(pr, "; move_pages(MPOL_MF_MOVE_ALL) one page at a time to node%d%s: %u moved, %u not migrated, %u refused%s%s", pr->target,
+	    with_cpus >> pr->target & 1 ? "" : " (no CPUs)", pr->moved, pr->held, pr->refused, pr->first_err ? " " : "",
+	    pr->first_err ? strerrorname_np(pr->first_err) : "");
+	if (rc) {
+		say(pr, "; where they are afterwards: %s", strerrorname_np(err));
+	} else {
+		say(pr, "; pages after:");
+		say_nodes(pr, pg->after, pg->n);
+	}
+	/* A page the kernel reported held yet found on the target afterwards counts once, as moved. */
+	if (pr->held > pg->n - pr->moved)
+		pr->held = (uint32_t)(pg->n - pr->moved);
+}
+
+static void push(const struct pages *pg, uint64_t va, uint64_t with_memory, uint64_t with_cpus, struct vh_pressure *pr)
+{
+	for (size_t i = 0; i < pg->n; i++)
+		pg->at[i] = (void *)(uintptr_t)(va + i * 4096);
+	/* Where each page is now. */
+	if (syscall(SYS_move_pages, pg->child, pg->n, pg->at, NULL, pg->before, 0) < 0) {
+		pr->refused = (uint32_t)pg->n;
+		pr->first_err = errno;
+		say(pr, "move_pages could not say where the pages are: %s", strerrorname_np(pr->first_err));
+		return;
+	}
+	push_each_page(pg, with_memory, pr);
+	say(pr, "pages before:");
+	say_nodes(pr, pg->before, pg->n);
+	if (pr->target < 0) {
+		say(pr, "; no other node with memory to move them to");
+		return;
+	}
+	pages_after(pg, with_cpus, pr);
+}
+
 /* Pushes each page of the child's [va, va+len) to another node: move_pages one page at a time
  * (a failed batch would leave the pages after it untried), MPOL_MF_MOVE_ALL so that sharing
  * cannot excuse a page; nodes without CPUs are fine targets (N_MEMORY is what counts). */
@@ -340,89 +444,30 @@ static void pressure(pid_t child, uint64_t va, uint64_t len, struct obs_rep *r)
 	char mem_s[64], cpu_s[64];
 	uint64_t mem = node_list("/sys/devices/system/node/has_memory", mem_s, sizeof(mem_s));
 	uint64_t cpu = node_list("/sys/devices/system/node/has_cpu", cpu_s, sizeof(cpu_s));
-	size_t n = len / 4096, o = 0, cap = sizeof(pr->text);
-	void **pages = calloc(n ? n : 1, sizeof(void *));
-	int *before = calloc(n ? n : 1, sizeof(int)), *after = calloc(n ? n : 1, sizeof(int));
+	size_t n = len / 4096;
+	struct pages pg = {
+		.child = child,
+		.n = n,
+		.at = calloc(n ? n : 1, sizeof(void *)),
+		.before = calloc(n ? n : 1, sizeof(int)),
+		.after = calloc(n ? n : 1, sizeof(int)),
+	};
 	int cerr = write_file("/proc/sys/vm/compact_memory", "1");
-	uint32_t on[64] = { 0 }, now[64] = { 0 };
-	long rc = -1;
 
 	memset(pr, 0, sizeof(*pr));
 	pr->target = -1;
 	pr->pages = (uint32_t)n;
 	r->value = 0;
-#define SAY(...) (o += (size_t)snprintf(pr->text + o, o < cap ? cap - o : 0, __VA_ARGS__))
-	SAY("compaction %s; ", cerr ? strerrorname_np(-cerr) : "done");
+	say(pr, "compaction %s; ", cerr ? strerrorname_np(-cerr) : "done");
 	if (!mem)
-		SAY("no NUMA nodes (no /sys/devices/system/node/has_memory); ");
+		say(pr, "no NUMA nodes (no /sys/devices/system/node/has_memory); ");
 	else
-		SAY("nodes with memory %s, with CPUs %s; ", mem_s, cpu_s);
-	if (!pages || !before || !after)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		pages[i] = (void *)(uintptr_t)(va + i * 4096);
-	/* Where each page is now. */
-	rc = syscall(SYS_move_pages, child, n, pages, NULL, before, 0);
-	if (rc < 0) {
-		pr->refused = (uint32_t)n;
-		pr->first_err = errno;
-		SAY("move_pages could not say where the pages are: %s", strerrorname_np(errno));
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int to = before[i] >= 0 ? other_node(mem, before[i]) : -1, st = 0;
-		long one;
-
-		if (before[i] >= 0 && before[i] < 64)
-			on[before[i]]++;
-		if (to < 0) {
-			pr->refused++;
-			pr->first_err = pr->first_err ?: before[i] < 0 ? -before[i] : ENODEV;
-			continue;
-		}
-		if (pr->target < 0)
-			pr->target = to;
-		one = syscall(SYS_move_pages, child, 1, &pages[i], &to, &st, MPOL_MF_MOVE_ALL);
-		if (one == 1) {
-			pr->held++;
-		} else if (one < 0 || st < 0) {
-			pr->refused++;
-			pr->first_err = pr->first_err ?: one < 0 ? errno : -st;
-		}
-	}
-	SAY("pages before:");
-	for (int k = 0; k < 64; k++)
-		if (on[k])
-			SAY(" node%d x%u", k, on[k]);
-	if (pr->target < 0) {
-		SAY("; no other node with memory to move them to");
-		goto out;
-	}
-	/* move_pages' own status afterwards: which node holds each page now. */
-	rc = syscall(SYS_move_pages, child, n, pages, NULL, after, 0);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		pr->moved += after[i] == pr->target;
-		if (after[i] >= 0 && after[i] < 64)
-			now[after[i]]++;
-	}
-	SAY("; move_pages(MPOL_MF_MOVE_ALL) one page at a time to node%d%s: %u moved, %u not migrated, %u refused%s%s", pr->target,
-	    cpu >> pr->target & 1 ? "" : " (no CPUs)", pr->moved, pr->held, pr->refused, pr->first_err ? " " : "",
-	    pr->first_err ? strerrorname_np(pr->first_err) : "");
-	if (rc)
-		SAY("; where they are afterwards: %s", strerrorname_np(errno));
-	else
-		SAY("; pages after:");
-	for (int k = 0; !rc && k < 64; k++)
-		if (now[k])
-			SAY(" node%d x%u", k, now[k]);
-	/* A page the kernel reported held yet found on the target afterwards counts once, as moved. */
-	if (pr->held > n - pr->moved)
-		pr->held = (uint32_t)(n - pr->moved);
-out:
-#undef SAY
-	free(pages);
-	free(before);
-	free(after);
+		say(pr, "nodes with memory %s, with CPUs %s; ", mem_s, cpu_s);
+	if (pg.at && pg.before && pg.after)
+		push(&pg, va, mem, cpu, pr);
+	free(pg.at);
+	free(pg.before);
+	free(pg.after);
 }
 
 /* What the open watch refuses, each counted with the first path as the driver wrote it. */
@@ -434,8 +479,11 @@ static const char *const watch_label[W_N] = {
 	[W_PCI_RESOURCE] = VH_WATCH_PCI_RESOURCE,
 	[W_LANDLOCK] = VH_WATCH_LANDLOCK,
 };
-static uint32_t watch_refused[W_N];
-static char watch_first[W_N][160];
+/* The open watch's counts: the observer's, for the one child it watches in this boot. */
+static struct {
+	uint32_t refused[W_N];
+	char first[W_N][160];
+} watch;
 
 static const char *trap_name(unsigned i)
 {
@@ -457,11 +505,11 @@ static void refusals(struct obs_rep *r)
 		o += (size_t)snprintf(r->text + o, o < cap ? cap - o : 0, "%s" VH_REFUSED_SECCOMP " %s x%u", o ? "; " : "", trap_name(i), c);
 	}
 	for (unsigned w = 0; w < W_N; w++) {
-		if (!watch_refused[w])
+		if (!watch.refused[w])
 			continue;
-		total += watch_refused[w];
+		total += watch.refused[w];
 		o += (size_t)snprintf(r->text + o, o < cap ? cap - o : 0, "%s" VH_REFUSED_WATCH " %s x%u (first %s)", o ? "; " : "", watch_label[w],
-				      watch_refused[w], watch_first[w]);
+				      watch.refused[w], watch.first[w]);
 	}
 	if (!total)
 		snprintf(r->text, cap, "none");
@@ -543,90 +591,119 @@ static int in_procfs(int fd)
 	return !fstatfs(fd, &s) && s.f_type == PROC_SUPER_MAGIC;
 }
 
-/* Component by component from the child's root, cwd or dirfd (opened through /proc/<pid>, which
- * follows to the child's own file), following symlinks here so /dev/fd, //, /./ and .. all land
- * where the kernel would; stops as soon as the walk is in procfs. */
+/* A path walk in progress: what is left of the path, and the directories it stands in and may not climb above. */
+struct walk {
+	char rest[PATH_MAX * 2];
+	size_t pos;
+	int root, cur, hops;
+};
+
+/* From the child's cwd or dirfd, or from its root for an absolute path (opened through /proc/<pid>,
+ * which follows to the child's own file). */
+static void walk_start(struct walk *w, pid_t child, int dirfd, const char *raw, int in_root)
+{
+	char pp[64];
+
+	snprintf(pp, sizeof(pp), dirfd == AT_FDCWD ? "/proc/%d/cwd" : "/proc/%d/fd/%d", (int)child, dirfd);
+	w->cur = open(pp, O_PATH | O_CLOEXEC);
+	snprintf(pp, sizeof(pp), "/proc/%d/root", (int)child);
+	w->root = in_root ? dup(w->cur) : open(pp, O_PATH | O_CLOEXEC);
+	snprintf(w->rest, sizeof(w->rest), "%s", raw);
+	w->pos = 0;
+	w->hops = 0;
+	if (w->cur >= 0 && w->root >= 0 && w->rest[0] == '/') {
+		close(w->cur);
+		w->cur = dup(w->root);
+	}
+}
+
+/* The link's target takes the link's place; an absolute one starts again at the root. 0, or -1 to stop. */
+static int walk_follow(struct walk *w, int link_fd)
+{
+	static char tail[PATH_MAX * 2], link[PATH_MAX];
+	ssize_t n = readlinkat(link_fd, "", link, sizeof(link) - 1);
+
+	close(link_fd);
+	if (n <= 0)
+		return -1;
+	link[n] = 0;
+	snprintf(tail, sizeof(tail), "%s", w->rest + w->pos);
+	if ((size_t)n + strlen(tail) >= sizeof(w->rest))
+		return -1;
+	memcpy(w->rest, link, (size_t)n);
+	memcpy(w->rest + n, tail, strlen(tail) + 1);
+	w->pos = 0;
+	if (w->rest[0] == '/') {
+		close(w->cur);
+		w->cur = dup(w->root);
+	}
+	return 0;
+}
+
+/* One component further; 0 to go on, -1 when the walk ends here (in procfs, at the end, or at what is not there). */
+static int walk_step(struct walk *w, int follow_last, struct target *t)
+{
+	char comp[NAME_MAX + 1];
+	size_t len;
+	int next;
+
+	if (in_procfs(w->cur)) {
+		t->proc = 1;
+		return -1;
+	}
+	while (w->rest[w->pos] == '/')
+		w->pos++;
+	len = strcspn(w->rest + w->pos, "/");
+	if (!len) {
+		t->exists = !fstat(w->cur, &t->st);
+		return -1;
+	}
+	snprintf(comp, sizeof(comp), "%.*s", (int)(len < NAME_MAX ? len : NAME_MAX), w->rest + w->pos);
+	w->pos += len;
+	/* ".." never climbs above the child's root. */
+	if (!strcmp(comp, ".") || (!strcmp(comp, "..") && same_file(w->cur, w->root)))
+		return 0;
+	next = openat(w->cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (next < 0) {
+		w->pos -= len;
+		return -1;
+	}
+	if (!fstat(next, &t->st) && S_ISLNK(t->st.st_mode) && (w->rest[w->pos + strspn(w->rest + w->pos, "/")] || follow_last) && w->hops++ < 40)
+		return walk_follow(w, next);
+	close(w->cur);
+	w->cur = next;
+	return 0;
+}
+
+/* What the walk reached, as a canonical path, with the part it could not resolve appended. */
+static void walk_end(struct walk *w, struct target *t)
+{
+	char self[64];
+	ssize_t n;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", w->cur);
+	n = w->cur >= 0 ? readlink(self, t->canon, sizeof(t->canon) - 1) : -1;
+	t->canon[n > 0 ? n : 0] = 0;
+	if (!t->exists && !t->proc && w->rest[w->pos])
+		snprintf(t->canon + strlen(t->canon), sizeof(t->canon) - strlen(t->canon), "%s%s", t->canon[1] ? "/" : "",
+			 w->rest + w->pos + strspn(w->rest + w->pos, "/"));
+	if (w->cur >= 0)
+		close(w->cur);
+	if (w->root >= 0)
+		close(w->root);
+}
+
+/* Component by component, following symlinks here so /dev/fd, //, /./ and .. all land where the
+ * kernel would; stops as soon as the walk is in procfs. */
 static void resolve(pid_t child, int dirfd, const char *raw, int follow_last, int in_root, struct target *t)
 {
-	static char rest[PATH_MAX * 2], tail[PATH_MAX * 2], link[PATH_MAX];
-	char pp[64], self[64];
-	int root, cur, hops = 0;
-	size_t pos = 0;
+	static struct walk w;
 
 	memset(t, 0, sizeof(*t));
-	snprintf(pp, sizeof(pp), dirfd == AT_FDCWD ? "/proc/%d/cwd" : "/proc/%d/fd/%d", (int)child, dirfd);
-	cur = open(pp, O_PATH | O_CLOEXEC);
-	snprintf(pp, sizeof(pp), "/proc/%d/root", (int)child);
-	root = in_root ? dup(cur) : open(pp, O_PATH | O_CLOEXEC);
-	snprintf(rest, sizeof(rest), "%s", raw);
-	if (cur >= 0 && root >= 0 && rest[0] == '/') {
-		close(cur);
-		cur = dup(root);
-	}
-	while (cur >= 0 && root >= 0) {
-		char comp[NAME_MAX + 1];
-		size_t len;
-		int next;
-
-		if (in_procfs(cur)) {
-			t->proc = 1;
-			break;
-		}
-		while (rest[pos] == '/')
-			pos++;
-		len = strcspn(rest + pos, "/");
-		if (!len) {
-			t->exists = !fstat(cur, &t->st);
-			break;
-		}
-		snprintf(comp, sizeof(comp), "%.*s", (int)(len < NAME_MAX ? len : NAME_MAX), rest + pos);
-		pos += len;
-		if (!strcmp(comp, "."))
-			continue;
-		/* ".." never climbs above the child's root. */
-		if (!strcmp(comp, "..") && same_file(cur, root))
-			continue;
-		next = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0) {
-			pos -= len;
-			break;
-		}
-		if (!fstat(next, &t->st) && S_ISLNK(t->st.st_mode) && (rest[pos + strspn(rest + pos, "/")] || follow_last) && hops++ < 40) {
-			ssize_t n = readlinkat(next, "", link, sizeof(link) - 1);
-
-			close(next);
-			if (n <= 0)
-				break;
-			link[n] = 0;
-			/* The link's target takes the link's place; an absolute one starts again at the root. */
-			snprintf(tail, sizeof(tail), "%s", rest + pos);
-			if ((size_t)n + strlen(tail) >= sizeof(rest))
-				break;
-			memcpy(rest, link, (size_t)n);
-			memcpy(rest + n, tail, strlen(tail) + 1);
-			pos = 0;
-			if (rest[0] == '/') {
-				close(cur);
-				cur = dup(root);
-			}
-			continue;
-		}
-		close(cur);
-		cur = next;
-	}
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", cur);
-	{
-		ssize_t n = cur >= 0 ? readlink(self, t->canon, sizeof(t->canon) - 1) : -1;
-
-		t->canon[n > 0 ? n : 0] = 0;
-	}
-	if (!t->exists && !t->proc && rest[pos])
-		snprintf(t->canon + strlen(t->canon), sizeof(t->canon) - strlen(t->canon), "%s%s", t->canon[1] ? "/" : "",
-			 rest + pos + strspn(rest + pos, "/"));
-	if (cur >= 0)
-		close(cur);
-	if (root >= 0)
-		close(root);
+	walk_start(&w, child, dirfd, raw, in_root);
+	while (w.cur >= 0 && w.root >= 0 && !walk_step(&w, follow_last, t))
+		;
+	walk_end(&w, t);
 }
 
 static int beneath(const char *path, const char *dir)
@@ -707,8 +784,8 @@ static void watch_open(pid_t child, int listener, struct seccomp_notif *req, str
 	resp->id = req->id;
 	resp->val = 0;
 	if (w < W_N) {
-		if (!watch_refused[w]++)
-			snprintf(watch_first[w], sizeof(watch_first[w]), "%s", path);
+		if (!watch.refused[w]++)
+			snprintf(watch.first[w], sizeof(watch.first[w]), "%s", path);
 		resp->error = -EACCES;
 		resp->flags = 0;
 	} else {

@@ -6,49 +6,51 @@
 #include <string.h>
 #include <time.h>
 
-static char blocker[128];
-static char missing[512];
-
 #define MAX_CAPS 8
+
+/* What the stage has found so far: module-wide, as the driver child runs one stage and every step() reads it. */
 static struct {
-	char cap[32];
-	char reason[480];
-} lacked[MAX_CAPS];
+	char blocker[128];      /* the first hard failure: the steps after it are not run */
+	char missing[512];      /* what the kernel lacks for the whole case: every later step SKIPs */
+	struct {
+		char cap[32];
+		char reason[480];
+	} lacked[MAX_CAPS];     /* claims found lacking: the steps that need one SKIP */
+	const char *scoped_cap; /* every step() needs this claim too, until scope_cap(NULL) */
+} found;
 
 static const char *cap_reason(const char *cap)
 {
 	for (int i = 0; i < MAX_CAPS; i++)
-		if (lacked[i].cap[0] && !strcmp(lacked[i].cap, cap))
-			return lacked[i].reason;
+		if (found.lacked[i].cap[0] && !strcmp(found.lacked[i].cap, cap))
+			return found.lacked[i].reason;
 	return NULL;
 }
 
-static const char *scoped_cap;
-
 void scope_cap(const char *cap)
 {
-	scoped_cap = cap;
+	found.scoped_cap = cap;
 }
 
 int step(const char *name)
 {
-	return step_cap(name, scoped_cap);
+	return step_cap(name, found.scoped_cap);
 }
 
 int step_cap(const char *name, const char *cap)
 {
 	const char *why = cap ? cap_reason(cap) : NULL;
 
-	if (missing[0]) {
-		ktap_skip(name, "%s", missing);
+	if (found.missing[0]) {
+		ktap_skip(name, "%s", found.missing);
 		return 0;
 	}
 	if (why) {
 		ktap_skip(name, "%s: %s", cap, why);
 		return 0;
 	}
-	if (blocker[0]) {
-		ktap_fail(name, "blocked", 0, "an earlier step to succeed", "not run: %s failed", blocker);
+	if (found.blocker[0]) {
+		ktap_fail(name, "blocked", 0, "an earlier step to succeed", "not run: %s failed", found.blocker);
 		return 0;
 	}
 	return 1;
@@ -61,13 +63,13 @@ void lacks_cap(const char *cap, const char *fmt, ...)
 	if (cap_reason(cap))
 		return;
 	for (int i = 0; i < MAX_CAPS; i++) {
-		if (lacked[i].cap[0])
+		if (found.lacked[i].cap[0])
 			continue;
-		snprintf(lacked[i].cap, sizeof(lacked[i].cap), "%s", cap);
+		snprintf(found.lacked[i].cap, sizeof(found.lacked[i].cap), "%s", cap);
 		va_start(ap, fmt);
-		vsnprintf(lacked[i].reason, sizeof(lacked[i].reason), fmt, ap);
+		vsnprintf(found.lacked[i].reason, sizeof(found.lacked[i].reason), fmt, ap);
 		va_end(ap);
-		ktap_info("lacks", "%s: %s", cap, lacked[i].reason);
+		ktap_info("lacks", "%s: %s", cap, found.lacked[i].reason);
 		return;
 	}
 }
@@ -93,8 +95,8 @@ void pass(const char *name)
 void fail_hard(const char *name, const char *phase, int err, const char *expected, const char *fmt, ...)
 {
 	FAIL_BODY();
-	if (!blocker[0])
-		snprintf(blocker, sizeof(blocker), "%s", name);
+	if (!found.blocker[0])
+		snprintf(found.blocker, sizeof(found.blocker), "%s", name);
 }
 
 void fail_soft(const char *name, const char *phase, int err, const char *expected, const char *fmt, ...)
@@ -106,17 +108,17 @@ void lacks(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (missing[0])
+	if (found.missing[0])
 		return;
 	va_start(ap, fmt);
-	vsnprintf(missing, sizeof(missing), fmt, ap);
+	vsnprintf(found.missing, sizeof(found.missing), fmt, ap);
 	va_end(ap);
-	ktap_info("lacks", "%s", missing);
+	ktap_info("lacks", "%s", found.missing);
 }
 
 int lacking(void)
 {
-	return missing[0] != 0;
+	return found.missing[0] != 0;
 }
 
 uint64_t now_ms(void)
@@ -135,6 +137,7 @@ uint64_t uptime_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The DMA pattern generator: one per process, reseeded by rng_seed() once per stage. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 void rng_seed(uint64_t seed)
