@@ -92,7 +92,7 @@ static void parse_plan(struct plan *p)
 		p->pages = VH_MAX_PAGES;
 }
 
-static void power_off(void)
+static __attribute__((noreturn)) void power_off(void)
 {
 	sync();
 	reboot(RB_POWER_OFF);
@@ -100,14 +100,56 @@ static void power_off(void)
 		pause();
 }
 
-int main(void)
+static const struct case_def *find_case(const char *name)
 {
 	const struct case_def *c = NULL;
-	struct plan plan;
+
+	for (const struct case_def *k = vh_cases; k->name; k++)
+		if (!strcmp(k->name, name))
+			c = k;
+	return c;
+}
+
+/* The child: the sandbox first, then the case's driver inside it. */
+static void drive(const struct case_def *c, const struct plan *p, const int req[2], const int rep[2])
+{
+	close(req[0]);
+	close(rep[1]);
+	if (sandbox_enter(req[1], rep[0]) == 0)
+		ktap_info("sandbox", "seccomp+landlock");
+	else
+		ktap_info("sandbox", "unavailable: %s", vh_shared->sandbox_error);
+	_exit(c->run(p));
+}
+
+/* The driver runs sandboxed in a child; PID 1 observes it and outlives its crash. Returns its wait status. */
+static int run_driver(const struct case_def *c, const struct plan *p)
+{
+	int req[2] = { -1, -1 }, rep[2] = { -1, -1 };
 	int status = 0;
 	pid_t child;
 
-	int req[2] = { -1, -1 }, rep[2] = { -1, -1 };
+	if (pipe2(req, O_CLOEXEC) || pipe2(rep, O_CLOEXEC))
+		ktap_info(VH_INFO_AGENT, VH_AGENT_ERROR " pipe: %s", strerror(errno));
+	child = fork();
+	if (child == 0)
+		drive(c, p, req, rep);
+	close(req[1]);
+	close(rep[0]);
+	if (child < 0)
+		ktap_info(VH_INFO_AGENT, VH_AGENT_ERROR " fork: %s", strerror(errno));
+	else
+		status = observe(child, req[0], rep[1]);
+	if (child > 0 && WIFSIGNALED(status))
+		ktap_info(VH_INFO_AGENT, VH_AGENT_CRASH " signal=%d", WTERMSIG(status));
+	return status;
+}
+
+int main(void)
+{
+	const struct case_def *c;
+	struct plan plan;
+	int status;
 
 	if (getpid() == 1)
 		mount_basics();
@@ -119,34 +161,12 @@ int main(void)
 		run_shell(&plan);
 		power_off();
 	}
-	for (const struct case_def *k = vh_cases; k->name; k++)
-		if (!strcmp(k->name, plan.casename))
-			c = k;
+	c = find_case(plan.casename);
 	if (!c) {
 		ktap_info(VH_INFO_AGENT, VH_AGENT_ERROR " unknown case '%s'", plan.casename);
 		power_off();
 	}
-	/* The driver runs sandboxed in a child; PID 1 observes it and outlives its crash. */
-	if (pipe2(req, O_CLOEXEC) || pipe2(rep, O_CLOEXEC))
-		ktap_info(VH_INFO_AGENT, VH_AGENT_ERROR " pipe: %s", strerror(errno));
-	child = fork();
-	if (child == 0) {
-		close(req[0]);
-		close(rep[1]);
-		if (sandbox_enter(req[1], rep[0]) == 0)
-			ktap_info("sandbox", "seccomp+landlock");
-		else
-			ktap_info("sandbox", "unavailable: %s", vh_shared->sandbox_error);
-		_exit(c->run(&plan));
-	}
-	close(req[1]);
-	close(rep[0]);
-	if (child < 0)
-		ktap_info(VH_INFO_AGENT, VH_AGENT_ERROR " fork: %s", strerror(errno));
-	else
-		status = observe(child, req[0], rep[1]);
-	if (child > 0 && WIFSIGNALED(status))
-		ktap_info(VH_INFO_AGENT, VH_AGENT_CRASH " signal=%d", WTERMSIG(status));
+	status = run_driver(c, &plan);
 	ktap_info(VH_INFO_AGENT, VH_AGENT_DONE " stage=%d exit=%d uptime_ms=%llu", plan.stage, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		  (unsigned long long)uptime_ms());
 	power_off();
