@@ -152,16 +152,6 @@ int vfio_region(int devfd, uint32_t index, uint64_t *offset, uint64_t *size, uin
 	return err;
 }
 
-int vfio_device_flags(int devfd, uint32_t *flags)
-{
-	struct vfio_device_info i = { .argsz = sizeof(i) };
-	int err = xioctl(devfd, VFIO_DEVICE_GET_INFO, &i);
-
-	if (!err)
-		*flags = i.flags;
-	return err;
-}
-
 static int config_offset(int devfd, uint64_t *off)
 {
 	uint64_t size;

@@ -12,7 +12,6 @@ int vfio_cdev_name(const char *bdf, char *out, size_t cap);
 int vfio_bind_iommufd(int devfd, int iommufd, uint32_t *devid);
 int vfio_attach_pt(int devfd, uint32_t pt, uint32_t *hwpt);
 int vfio_region(int devfd, uint32_t index, uint64_t *offset, uint64_t *size, uint32_t *flags);
-int vfio_device_flags(int devfd, uint32_t *flags);
 int vfio_config_read16(int devfd, uint32_t off, uint16_t *val);
 int vfio_config_write16(int devfd, uint32_t off, uint16_t val);
 int vfio_irq_enable(int devfd, uint32_t *index);
