@@ -4,7 +4,6 @@
 #include <stdarg.h>
 
 void ktap_open(const char *path);
-int ktap_fd(void);
 /* planned 0: the plan comes last, from ktap_trailing_plan(). */
 void ktap_header(int planned);
 void ktap_trailing_plan(void);
