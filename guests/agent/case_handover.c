@@ -109,26 +109,6 @@ static void assert_vmpin_mapped(const struct handover *h)
 		pass(VH_A_VMPIN_EQUALS_MAPPED);
 }
 
-static void assert_unmap_restores(struct handover *h)
-{
-	long before = h->pin_before, after;
-	int err;
-
-	if (!step(VH_A_UNMAP_RESTORES_VMPIN))
-		return;
-	err = ioas_unmap(h->d.iommufd, h->d.ioas, h->buf.iova, h->buf.len);
-	after = observe_vmpin_kb();
-	/* An observer error is no VmPin reading: the same errno twice is not "restored". */
-	if (before < 0 || after < 0)
-		fail_soft(VH_A_UNMAP_RESTORES_VMPIN, "unmap", (int)-(after < 0 ? after : before), "the observer reads VmPin before and after",
-			  "VmPin %ld before map, %ld after unmap", before, after);
-	else if (err || after != before)
-		fail_soft(VH_A_UNMAP_RESTORES_VMPIN, "unmap", -err, "IOAS_UNMAP succeeds and VmPin returns", "VmPin %ld kB before map, %ld kB after unmap",
-			  before, after);
-	else
-		pass(VH_A_UNMAP_RESTORES_VMPIN);
-}
-
 static void assert_pa_unchanged(struct handover *h)
 {
 	const char *name = VH_A_PA_UNCHANGED_ACROSS_KEXEC;
@@ -458,7 +438,7 @@ static void resume_dma(struct handover *h)
 	assert_pa_unchanged(h);
 	assert_dma_roundtrip(&h->d, &h->buf, VH_A_DMA_RESUMES, 0);
 	if (h->p->stage == h->p->stages)
-		assert_unmap_restores(h);
+		assert_unmap_restores(&h->d, &h->buf, h->pin_before, NULL);
 }
 
 /* The device fd the previous stage preserved, taken back from LUO instead of bound again. */

@@ -336,6 +336,29 @@ void driver_cheat(const char *cheat, struct dmabuf *b, const char *bdf)
 	cheat_opens(cheat, b, bdf);
 }
 
+void assert_unmap_restores(struct vdev *d, const struct dmabuf *b, long before, const long *mapped)
+{
+	const char *name = VH_A_UNMAP_RESTORES_VMPIN;
+	char was[48] = "";
+	long after;
+	int err;
+
+	if (!step(name))
+		return;
+	err = ioas_unmap(d->iommufd, d->ioas, b->iova, b->len);
+	after = observe_vmpin_kb();
+	if (mapped)
+		snprintf(was, sizeof(was), "%ld kB mapped, ", *mapped);
+	/* An observer error is no VmPin reading: the same errno twice is not "restored". */
+	if (before < 0 || after < 0)
+		fail_soft(name, "unmap", (int)-(after < 0 ? after : before), "the observer reads VmPin before and after",
+			  "VmPin %ld before map, %ld after unmap", before, after);
+	else if (err || after != before)
+		fail_soft(name, "unmap", -err, "IOAS_UNMAP succeeds and VmPin returns", "VmPin %ld kB before map, %s%ld kB after unmap", before, was, after);
+	else
+		pass(name);
+}
+
 void assert_sandbox_clean(void)
 {
 	const char *name = VH_A_SANDBOX_NO_REFUSALS;

@@ -38,6 +38,9 @@ int get_pa_all(struct vdev *d, struct dmabuf *b, uint64_t *bad_iova);
 /* wrong_page: a negative control (vh.cheat=wrong-dma), each page comes back into the next one. */
 void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name, int wrong_page);
 
+/* IOAS_UNMAP of b, and VmPin back at before (the observer's reading before the map); mapped, if given, is reported too. */
+void assert_unmap_restores(struct vdev *d, const struct dmabuf *b, long before, const long *mapped);
+
 /* Asks the observer for refusals by the sandbox; one assertion. */
 void assert_sandbox_clean(void);
 /* Negative controls on a mapped buffer (vh.cheat=): each breaks one sandbox rule, and says what came back. */
