@@ -111,7 +111,7 @@ static const struct case_def *find_case(const char *name)
 }
 
 /* The child: the sandbox first, then the case's driver inside it. */
-static void drive(const struct case_def *c, const struct plan *p, const int req[2], const int rep[2])
+static __attribute__((noreturn)) void drive(const struct case_def *c, const struct plan *p, const int req[2], const int rep[2])
 {
 	close(req[0]);
 	close(rep[1]);
