@@ -7,6 +7,8 @@ export interface CaseDevice {
   role: Extract<Key, 'dma' | 'native'>;
   model: string;
   props?: Record<string, string>;
+  /** On the root bus (an integrated endpoint) instead of behind its own pcie-root-port, where that is the point. */
+  rootBus?: boolean;
 }
 
 /** One boot of the case: stage 1 is the first kernel, stage N+1 the kernel after the Nth kexec. */

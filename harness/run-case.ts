@@ -9,7 +9,7 @@ import { describeMiss, loadFragment, missingSymbols, parseConfig } from './kerne
 import type { Guest } from './guest/initramfs.ts';
 import type { Accel } from './qemu/accel.ts';
 import type { Arch } from './qemu/arch.ts';
-import { bdfOf, type VmDevice } from './qemu/argv.ts';
+import { bdfOf, placeDevices, type VmDevice } from './qemu/argv.ts';
 import { Vm } from './qemu/vm.ts';
 import { describeVcpus } from './qemu/qmp.ts';
 import { Silence } from './silence.ts';
@@ -65,7 +65,7 @@ export function kernelCmdline(c: Case, devices: VmDevice[], arch: Arch, append =
     'liveupdate=on',
     'retain_initrd',
     word('case', c.name),
-    ...c.devices.map((d, i) => word(d.role, bdfOf(devices[i]!.slot))),
+    ...c.devices.map((d, i) => word(d.role, bdfOf(devices[i]!))),
     ...(Object.entries(c.params) as [Key, string | number][]).map(([k, v]) => word(k, v)),
     ...append.split(/\s+/).filter(Boolean),
   ];
@@ -76,7 +76,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   const lacks = missingCapability(c, ctx.kernel, ctx.next);
   if (lacks) return skipped(c, lacks);
 
-  const devices: VmDevice[] = c.devices.map((d, i) => ({ model: d.model, props: d.props, slot: ctx.arch.firstSlot + i }));
+  const devices = placeDevices(c.devices, ctx.arch.firstSlot);
   const consoleLog = join(ctx.outDir, `${c.name}.console.log`);
   const resultLog = join(ctx.outDir, `${c.name}.result.log`);
   writeFileSync(consoleLog, '');

@@ -6,8 +6,10 @@ export interface VmDevice {
   /** QEMU device model, e.g. edu. */
   model: string;
   props?: Record<string, string>;
-  /** PCI slot on bus 0; the guest sees 0000:00:<slot>.0. */
+  /** PCI slot on bus 0: the device's own, or that of the pcie-root-port it sits behind. */
   slot: number;
+  /** Behind a pcie-root-port whose secondary bus is this number (the guest sees 0000:<bus>:00.0); absent: on the root bus. */
+  bus?: number;
 }
 
 export interface VmSpec {
@@ -29,8 +31,31 @@ export interface VmSpec {
   interactive?: boolean;
 }
 
-export function bdfOf(slot: number): string {
-  return `0000:00:${slot.toString(16).padStart(2, '0')}.0`;
+const hex2 = (n: number) => n.toString(16).padStart(2, '0');
+
+/** The address the guest sees the device at. */
+export function bdfOf(d: Pick<VmDevice, 'slot' | 'bus'>): string {
+  return d.bus === undefined ? `0000:00:${hex2(d.slot)}.0` : `0000:${hex2(d.bus)}:00.0`;
+}
+
+/**
+ * One slot each from `firstSlot`; a device behind a root port gets the next secondary bus, because the
+ * firmware (SeaBIOS) numbers bridges depth-first in slot order and Linux keeps its numbers, across kexec too.
+ */
+export function placeDevices(devices: { model: string; props?: Record<string, string>; rootBus?: boolean }[], firstSlot: number): VmDevice[] {
+  let bus = 0;
+  return devices.map((d, i) => ({ model: d.model, props: d.props, slot: firstSlot + i, ...(d.rootBus ? {} : { bus: ++bus }) }));
+}
+
+/** The -device options of one case device: behind a root port (chassis 1, its bus number as slot) or on bus 0. */
+function deviceArgs(d: VmDevice): string[] {
+  const props = Object.entries(d.props ?? {}).map(([k, v]) => `,${k}=${optValue(v)}`).join('');
+  if (d.bus === undefined) return ['-device', `${d.model},addr=${d.slot.toString(16)}.0${props}`];
+  const port = `rp${d.bus}`;
+  return [
+    '-device', `pcie-root-port,id=${port},bus=pcie.0,chassis=1,slot=${d.bus},addr=${d.slot.toString(16)}.0`,
+    '-device', `${d.model},bus=${port},addr=0.0${props}`,
+  ];
 }
 
 /** A value inside a QEMU option list (key=value,...): a comma in it is written twice. */
@@ -40,10 +65,7 @@ export function optValue(v: string): string {
 
 export function qemuArgv(vm: VmSpec): string[] {
   const accel = accelArgs(vm.accel.name);
-  const devices = vm.devices.flatMap((d) => {
-    const props = Object.entries(d.props ?? {}).map(([k, v]) => `,${k}=${optValue(v)}`);
-    return ['-device', `${d.model},addr=${d.slot.toString(16)}.0${props.join('')}`];
-  });
+  const devices = vm.devices.flatMap(deviceArgs);
   const nodes = vm.numaNodes ?? 1;
   const numa = nodes < 2 ? [] : Array.from({ length: nodes }, (_, i) => [
     '-object', `memory-backend-ram,id=mem${i},size=${Math.floor(vm.memoryMiB / nodes)}M`,

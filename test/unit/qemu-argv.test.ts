@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import noiommuDma from '../../cases/noiommu-dma.ts';
 import { kernelCmdline } from '../../harness/run-case.ts';
 import { arches } from '../../harness/qemu/arch.ts';
-import { bdfOf, qemuArgv } from '../../harness/qemu/argv.ts';
+import { bdfOf, placeDevices, qemuArgv } from '../../harness/qemu/argv.ts';
 import { cpioNewc } from '../../harness/guest/cpio.ts';
 
 const arch = arches.x86_64!;
@@ -17,8 +17,21 @@ describe('QEMU command line', () => {
     expect(argv.join(' ')).toContain('-device edu,addr=4.0,dma_mask=0xffffffffffffffff');
     expect(argv.join(' ')).toContain('-accel tcg');
     expect(argv.join(' ')).toContain('-chardev socket,id=result,path=/tmp/s');
-    expect(kernelCmdline(noiommuDma, devices, arch)).toContain(`vh.dma=${bdfOf(4)}`);
-    expect(bdfOf(4)).toBe('0000:00:04.0');
+    expect(kernelCmdline(noiommuDma, devices, arch)).toContain(`vh.dma=${bdfOf({ slot: 4 })}`);
+    expect(bdfOf({ slot: 4 })).toBe('0000:00:04.0');
+  });
+
+  it('puts each device behind its own pcie-root-port unless the case keeps it on the root bus', () => {
+    const devices = placeDevices([{ model: 'edu' }, { model: 'virtio-rng-pci', rootBus: true }, { model: 'nvme', props: { serial: 'a,b' } }], 4);
+    expect(devices.map(bdfOf)).toEqual(['0000:01:00.0', '0000:00:05.0', '0000:02:00.0']);
+    const argv = qemuArgv({
+      arch, accel: { name: 'tcg', why: 'test' }, qemu: 'qemu', kernel: 'k', initrd: 'i', cmdline: 'c',
+      memoryMiB: 512, cpus: 1, devices, resultSocket: '/tmp/s',
+    }).join(' ');
+    expect(argv).toContain('-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1,addr=4.0 -device edu,bus=rp1,addr=0.0');
+    expect(argv).toContain('-device virtio-rng-pci,addr=5.0');
+    expect(argv).toContain('-device pcie-root-port,id=rp2,bus=pcie.0,chassis=1,slot=2,addr=6.0 -device nvme,bus=rp2,addr=0.0,serial=a,,b');
+    expect(kernelCmdline(noiommuDma, devices, arch)).toContain('vh.dma=0000:01:00.0');
   });
 
   it('gives a case one vCPU unless it asks for more; a NUMA node past the vCPUs has memory only', () => {
