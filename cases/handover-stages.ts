@@ -41,7 +41,8 @@ export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean 
     ...(o.iommufd ? [A.retrieve_iommufd] : []),
     A.bind_iommufd,
     A.bus_master_kept,
-    ...(o.dma ? [A.not_reset] : []),
+    // Only a device that keeps state a reset destroys (virtio) can witness one; edu cannot be reset.
+    ...(o.native ? [A.not_reset] : []),
     A.ioas_alloc,
     A.attach_ioas,
     ...(o.dma ? [A.ioas_map_file, A.vmpin_equals_mapped, A.pa_unchanged_across_kexec, A.dma_resumes] : []),

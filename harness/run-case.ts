@@ -64,6 +64,9 @@ export function kernelCmdline(c: Case, devices: VmDevice[], arch: Arch, append =
     'vfio.enable_unsafe_noiommu_mode=1',
     'liveupdate=on',
     'retain_initrd',
+    // The driver core's record of every probe, driver named (KERN_DEBUG: kmsg only), in a log big enough to keep it.
+    'initcall_debug',
+    'log_buf_len=1M',
     word('case', c.name),
     ...c.devices.map((d, i) => word(d.role, bdfOf(devices[i]!))),
     ...(Object.entries(c.params) as [Key, string | number][]).map(([k, v]) => word(k, v)),

@@ -167,9 +167,53 @@ export const controls: Control[] = [
   },
 ];
 
-export function controlCase(c: Control): Case {
+/** What judgeControl needs of a control of either kind. */
+export type Judged = Pick<Control, 'guard' | 'caughtBy' | 'seen' | 'needs'>;
+
+/** A kernel that breaks one guarantee the way a real bug would: the reference series plus one control patch. */
+export interface KernelControl extends Judged {
+  /** kernels/patches/controls/<name>: the series it breaks (symlinked) and its one patch on top. */
+  patches: string;
+  does: string;
+  caseName: string;
+}
+
+/** The series kernel controls sit on: selftest runs them when it is the kernel under test. */
+export const kernelControlBase = 'noiommu-handover';
+
+export const kernelControls: KernelControl[] = [
+  {
+    patches: 'kernels/patches/controls/late-reservation',
+    does: 'reserves a handed-over device only at late_initcall, after its native driver probed it, then gives it back to vfio-pci with bus master on',
+    guard: 'the driver core\'s probe record (initcall_debug)',
+    caseName: CASE['only-vfio'],
+    caughtBy: `stage2/${A.native_driver_never_probed}`,
+    seen: /probe of \S+ with driver virtio-pci returned/,
+    needs: CLAIM['vfio-preserve'],
+  },
+  {
+    patches: 'kernels/patches/controls/reset-on-open',
+    does: 'resets a handed-over device on its first open (config space and bus master restored)',
+    guard: 'the reset witness in the device (virtio status and queue registers)',
+    caseName: CASE['only-vfio'],
+    caughtBy: `stage2/${A.not_reset}`,
+    seen: /status 0x00, queue 0 size 8 desc 0x0/,
+    needs: CLAIM['vfio-preserve'],
+  },
+  {
+    patches: 'kernels/patches/controls/bus-master-cleared',
+    does: 'clears bus mastering of preserved devices at the kexec',
+    guard: 'PCI_COMMAND read through sysfs before anything opens the device',
+    caseName: CASE['vfio-handover'],
+    caughtBy: `stage2/${A.bus_master_before_open}`,
+    seen: /^PCI_COMMAND 0x[0-9a-f]{3}[0-38-9ab]$/,
+    needs: CLAIM['vfio-preserve'],
+  },
+];
+
+export function controlCase(c: { caseName: string }): Case {
   const found = allCases.find((k) => k.name === c.caseName);
-  if (!found) throw new Error(`control ${c.cheat} names unknown case ${c.caseName}`);
+  if (!found) throw new Error(`a control names unknown case ${c.caseName}`);
   return found;
 }
 
@@ -182,7 +226,7 @@ export interface ControlVerdict {
 }
 
 /** `require`: claims the kernel must make (`--require`); a control that needs one and cannot run is not ok. */
-export function judgeControl(c: Control, r: CaseResult, require: Claim[] = []): ControlVerdict {
+export function judgeControl(c: Judged, r: CaseResult, require: Claim[] = []): ControlVerdict {
   if (r.status === 'error') return { caught: false, detail: `the run itself failed: ${r.reason}` };
   const needs = c.needs;
   // A SKIP for the claim, or one the verdict already turned into a --require failure.

@@ -3,10 +3,12 @@
  * kernel, which checks what crossed. The assertion order here is the contract with cases/. */
 #include "driver.h"
 #include "edu.h"
+#include "kmsg.h"
 #include "ktap.h"
 #include "luo.h"
 #include "sandbox.h"
 #include "vfio.h"
+#include "virtio.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -24,8 +26,6 @@
 #define TOKEN_MEMFD 0x10
 #define TOKEN_DEVICE 0x20
 #define TOKEN_IOMMUFD 0x30
-#define FACTORIAL_IN 5u
-#define FACTORIAL_OUT 120u
 
 struct flow {
 	int dma;              /* edu: DMA over a LUO-preserved memfd */
@@ -55,6 +55,7 @@ struct handover {
 	int luofd;                /* /dev/liveupdate */
 	int s_dma, s_state;       /* the sessions this stage preserves into */
 	int in_dma, in_state;     /* the sessions this stage retrieved */
+	int witness_written;      /* the reset witness is in the device, for the next stage's not_reset */
 };
 
 static const char *errname(int err)
@@ -68,16 +69,6 @@ static void require_liveupdate(void)
 {
 	if (access("/dev/liveupdate", F_OK))
 		lacks("kernel has no /dev/liveupdate (CONFIG_LIVEUPDATE, liveupdate=on)");
-}
-
-static int witness_factorial(const struct vdev *d)
-{
-	struct timespec nap = { 0, 1000000 };
-
-	edu_write32(d->bar, EDU_FACTORIAL, FACTORIAL_IN);
-	for (int i = 0; i < 2000 && (edu_read32(d->bar, EDU_STATUS) & 1); i++)
-		nanosleep(&nap, NULL);
-	return edu_read32(d->bar, EDU_FACTORIAL) == FACTORIAL_OUT ? 0 : -EIO;
 }
 
 static void assert_ioas_map_file(struct handover *h)
@@ -146,6 +137,16 @@ static void rebind_by_userspace(struct vdev *d)
 	assert_attach_ioas(d);
 }
 
+/* State only a reset destroys, in a device that has it (virtio), for the next stage's not_reset. */
+static void write_reset_witness(struct handover *h)
+{
+	int err = virtio_witness_write(h->d.devfd);
+
+	h->witness_written = !err;
+	if (err)
+		ktap_info("warning", "could not write the reset witness: %s", errname(err));
+}
+
 static void stage_first(struct handover *h)
 {
 	struct vdev *d = &h->d;
@@ -164,6 +165,7 @@ static void stage_first(struct handover *h)
 		if (vfio_config_read16(d->devfd, PCI_COMMAND, &cmd) ||
 		    vfio_config_write16(d->devfd, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER))
 			ktap_info("warning", "could not set bus master");
+		write_reset_witness(h);
 		return;
 	}
 	assert_edu_bar0(d);
@@ -239,33 +241,6 @@ static void retrieve_buffer(struct handover *h)
 	}
 }
 
-/* Scans this boot's kernel log for a record naming both the device and the word. */
-static int kmsg_mentions(const char *bdf, const char *word, char *out, size_t cap)
-{
-	char rec[1024];
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), found = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return 0;
-	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
-		if (n <= 0)
-			continue;
-		rec[n] = 0;
-		if (strstr(rec, bdf) && strstr(rec, word)) {
-			const char *msg = strchr(rec, ';') ? strchr(rec, ';') + 1 : rec;
-			size_t len = strlen(msg) < cap - 1 ? strlen(msg) : cap - 1;
-
-			memcpy(out, msg, len);
-			out[len] = 0;
-			found = 1;
-			break;
-		}
-	}
-	close(fd);
-	return found;
-}
-
 /* PCI_COMMAND as the kernel left it, read through sysfs before anything opens the device. */
 static int sysfs_command(const char *bdf, uint16_t *cmd)
 {
@@ -301,17 +276,28 @@ static void assert_driver_before_userspace(const struct handover *h)
 		pass(name);
 }
 
+/* The driver core's record of every probe (initcall_debug) and every driver's messages about the device. */
 static void assert_native_never_probed(const struct handover *h)
 {
 	const char *name = VH_A_NATIVE_DRIVER_NEVER_PROBED, *early = h->early;
-	char line[512];
+	struct device_record r;
+	int err;
 
 	if (!h->f->native || !step_cap(name, VH_CLAIM_VFIO_PRESERVE))
 		return;
+	err = kmsg_device_record(h->d.bdf, "vfio-pci", &r);
 	if (early[0] && strcmp(early, "vfio-pci"))
 		fail_soft(name, "boot", 0, "no driver but vfio-pci ever bound", "%s bound", early);
-	else if (kmsg_mentions(h->d.bdf, "virtio", line, sizeof(line)))
-		fail_soft(name, "boot", 0, "no virtio message about the device in this boot's log", "%s", line);
+	else if (err)
+		fail_soft(name, "boot", -err, "this boot's log readable from /dev/kmsg", "failed");
+	else if (r.others)
+		fail_soft(name, "boot", 0, "no probe of the device by, and no message from, any driver but vfio-pci", "%d records; first: %s", r.others,
+			  r.first_other);
+	else if (r.lost)
+		fail_soft(name, "boot", 0, "this boot's whole log (log_buf_len)", "records were overwritten before they were read");
+	else if (!r.owner_probes)
+		fail_soft(name, "boot", 0, "the driver core's record of vfio-pci probing the device (initcall_debug)", "no probe of %s recorded: the witness is blind",
+			  h->d.bdf);
 	else
 		pass(name);
 }
@@ -414,20 +400,39 @@ static void assert_bus_master_kept(const struct vdev *d)
 		pass(VH_A_BUS_MASTER_KEPT);
 }
 
-/* edu's factorial register still holds what stage 1 computed: nothing reset the device. */
-static void assert_not_reset(struct vdev *d)
+/* The witness the previous stage wrote into the device's registers, read after the first open: any reset clears it. */
+static void assert_not_reset(const struct handover *h)
 {
+	struct virtio_witness w = { 0 };
+	char seen[128], expected[160];
 	int err;
 
 	if (!step(VH_A_NOT_RESET))
 		return;
-	d->bar = vfio_map_bar(d->devfd, 0, &d->bar_size, &err);
-	if (!d->bar)
-		fail_hard(VH_A_NOT_RESET, "bar", -err, "BAR0 maps", "failed");
-	else if (edu_read32(d->bar, EDU_FACTORIAL) != FACTORIAL_OUT)
-		fail_soft(VH_A_NOT_RESET, "bar", 0, "edu factorial register still 120 from stage 1", "0x%x", edu_read32(d->bar, EDU_FACTORIAL));
+	if (!h->prev.witness) {
+		fail_soft(VH_A_NOT_RESET, "retrieve", 0, "a reset witness written by the previous stage", "stage %u could not write it", h->prev.stage);
+		return;
+	}
+	err = virtio_witness_read(h->d.devfd, &w);
+	virtio_witness_describe(&w, seen, sizeof(seen));
+	virtio_witness_describe(&virtio_witness_written, expected, sizeof(expected) - 40);
+	strcat(expected, ", as the previous stage wrote them");
+	if (err)
+		fail_soft(VH_A_NOT_RESET, "retrieve", -err, "the virtio common configuration readable through VFIO", "%s", seen);
+	else if (!virtio_witness_intact(&w))
+		fail_soft(VH_A_NOT_RESET, "retrieve", 0, expected, "%s", seen);
 	else
 		pass(VH_A_NOT_RESET);
+}
+
+/* edu's BAR0 again, through the retrieved fd, for the DMA that resumes. */
+static void map_edu_bar(struct vdev *d)
+{
+	int err;
+
+	d->bar = vfio_map_bar(d->devfd, 0, &d->bar_size, &err);
+	if (!d->bar)
+		ktap_info("warning", "BAR0 does not map: %s", errname(err));
 }
 
 /* The retrieved memfd mapped again: the same physical pages, DMA into them, and on the last stage unmapped. */
@@ -450,8 +455,10 @@ static void retrieve_device(struct handover *h)
 	retrieve_iommufd(h);
 	assert_bind_iommufd(&h->d);
 	assert_bus_master_kept(&h->d);
+	if (h->f->native)
+		assert_not_reset(h);
 	if (h->f->dma)
-		assert_not_reset(&h->d);
+		map_edu_bar(&h->d);
 	assert_ioas_alloc(&h->d);
 	assert_attach_ioas(&h->d);
 	if (h->f->dma)
@@ -598,13 +605,12 @@ static void cheat_irq_on(const struct vdev *d)
 		ktap_info("cheat", "interrupts left enabled (%s)", irq == VFIO_PCI_MSI_IRQ_INDEX ? "MSI" : "INTx");
 }
 
-/* The device fd into the session, after the factorial the next kernel reads to tell it was not reset. */
+/* The device fd into the session; the next stage learns whether the reset witness is in the device. */
 static void preserve_device(const struct handover *h, struct vh_state *st)
 {
 	const struct vdev *d = &h->d;
 
-	if (h->f->dma && !lacking_cap(VH_CLAIM_VFIO_PRESERVE) && d->bar && witness_factorial(d))
-		ktap_info("warning", "edu factorial witness did not compute");
+	st->witness = (uint32_t)h->witness_written;
 	if (!strcmp(h->p->cheat, VH_CHEAT_IRQ_ON))
 		cheat_irq_on(d);
 	preserve_optional(h, VH_A_PRESERVE_DEVICE_FD, VH_CLAIM_VFIO_PRESERVE, d->devfd, TOKEN_DEVICE, &st->device_err);
