@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { cacheDir } from '../../harness/paths.ts';
+import { kernelControls } from '../../harness/selftest.ts';
 
 export const fixtures = resolve(import.meta.dirname, '..', 'fixtures');
 export const goodPatches = join(fixtures, 'patches-good');
@@ -14,6 +15,9 @@ export const noGetPaControl = resolve(controlsDir, 'no-get-pa');
 export const oneHopControl = resolve(controlsDir, 'one-hop');
 /** A control kernel that WARNs once at boot: every case on it must fail on kernel_warnings. */
 export const warnControl = resolve(controlsDir, 'warn-at-boot');
+
+/** The reference series with one guarantee broken each (harness/selftest.ts kernelControls): selftest on the series runs them. */
+const kernelControlPatches = kernelControls.map((k) => resolve(import.meta.dirname, '..', '..', k.patches));
 
 /** A hard-linked copy of the unpacked Debian source without the cache's objects: what a developer's tree looks like. */
 export async function treeCopy(): Promise<string> {
@@ -33,5 +37,5 @@ export async function treeCopy(): Promise<string> {
 /** `vfio-handover build` arguments for the kernels an e2e file runs besides the default, which must exist first
  * (the patched ones seed from its objects, the tree is copied from its source). */
 export async function otherKernels(): Promise<string[][]> {
-  return [['--kernel', referenceSeries], ['--patches', goodPatches], ['--patches', warnControl], ['--patches', noGetPaControl], ['--patches', oneHopControl], ['--kernel', `tree:${await treeCopy()}`]];
+  return [['--kernel', referenceSeries], ['--patches', goodPatches], ['--patches', warnControl], ['--patches', noGetPaControl], ['--patches', oneHopControl], ...kernelControlPatches.map((p) => ['--patches', p]), ['--kernel', `tree:${await treeCopy()}`]];
 }
