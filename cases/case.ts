@@ -9,6 +9,8 @@ export interface CaseDevice {
   props?: Record<string, string>;
   /** On the root bus (an integrated endpoint) instead of behind its own pcie-root-port, where that is the point. */
   rootBus?: boolean;
+  /** A blank raw disk of this many MiB as the device's drive (nvme): made for the run, removed after it. */
+  driveMiB?: number;
 }
 
 /** One boot of the case: stage 1 is the first kernel, stage N+1 the kernel after the Nth kexec. */

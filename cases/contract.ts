@@ -53,6 +53,11 @@ export const A = names([
   'not_reset',
   'preserve_iommufd',
   'retrieve_iommufd',
+  'nvme_controller_ready',
+  'nvme_identify',
+  'nvme_io_queues',
+  'nvme_write_read',
+  'nvme_io_resumes',
 ]);
 
 export type AssertionName = keyof typeof A;
@@ -61,7 +66,7 @@ export type AssertionName = keyof typeof A;
 export const kexecReboot = 'kexec_reboot';
 
 /** The cases the agent knows, by name (guests/agent/cases.c: VH_CASE_<NAME>). */
-export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain']);
+export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover']);
 
 export type CaseName = keyof typeof CASE;
 

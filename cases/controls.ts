@@ -69,6 +69,11 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.not_reset]: { guarantee: 'the device was not reset across the kexec or on its first open (state written into it in stage 1 is still there)', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/reset-on-open' }, stream] },
   [A.preserve_iommufd]: { guarantee: 'LUO preserves the iommufd', controls: [stream] },
   [A.retrieve_iommufd]: { guarantee: 'the iommufd is retrieved after the kexec', controls: [stream] },
+  [A.nvme_controller_ready]: { guarantee: 'an nvme controller comes up from userspace with its admin queues in the LUO memfd', controls: [stream] },
+  [A.nvme_identify]: { guarantee: "Identify Controller lands in the page GET_PA named (QEMU's serial read back)", controls: [stream] },
+  [A.nvme_io_queues]: { guarantee: 'an I/O queue pair is created in the memfd', controls: [stream] },
+  [A.nvme_write_read]: { guarantee: 'a page written to the namespace reads back byte for byte', controls: [stream] },
+  [A.nvme_io_resumes]: { guarantee: "after the kexec the previous stage's I/O queues work on, without reinitialising the controller", controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/reset-on-open' }, stream] },
 };
 
 /** A kernel-warning splat is the harness's own assertion, on every case. */

@@ -29,7 +29,7 @@ export function handoff(o: HandoffOptions): AssertionName[] {
 }
 
 /** A later stage taking the preserved device back from LUO, as the agent's retrieve_device() reports it. */
-export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean }): AssertionName[] {
+export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean; nvme?: boolean }): AssertionName[] {
   return [
     A.state_crossed_kexec,
     A.device_driver_before_userspace,
@@ -42,15 +42,25 @@ export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean 
     A.bind_iommufd,
     A.bus_master_kept,
     // Only a device that keeps state a reset destroys (virtio) can witness one; edu cannot be reset.
-    ...(o.native ? [A.not_reset] : []),
+    ...(o.native || o.nvme ? [A.not_reset] : []),
     A.ioas_alloc,
     A.attach_ioas,
-    ...(o.dma ? [A.ioas_map_file, A.vmpin_equals_mapped, A.pa_unchanged_across_kexec, A.dma_resumes] : []),
+    ...(o.dma ? [A.ioas_map_file, A.vmpin_equals_mapped, A.pa_unchanged_across_kexec, o.nvme ? A.nvme_io_resumes : A.dma_resumes] : []),
   ];
 }
 
 /** The steps that end the last stage. */
 export const lastStageEnd: AssertionName[] = [A.luo_finish, A.sandbox_no_refusals];
+
+/** nvme with its admin and I/O queues in the preserved memfd (the shape of SPDK and DPDK), handed over running. */
+export function nvmeHandover(): Stage[] {
+  const mapped: AssertionName[] = [A.ioas_map_file, A.vmpin_equals_mapped, A.get_pa_every_page];
+  const nvme: AssertionName[] = [A.nvme_controller_ready, A.nvme_identify, A.nvme_io_queues, A.nvme_write_read];
+  return [
+    { assertions: [...rebind, ...mapped, ...nvme, ...handoff({ memfd: true, device: true, iommufd: false })] },
+    { assertions: [...deviceBack({ dma: true, native: false, iommufd: false, nvme: true }), A.unmap_restores_vmpin, ...lastStageEnd] },
+  ];
+}
 
 /** The two stages of a DMA device handed over in VFIO with its memfd (vfio-handover), and its iommufd too (iommufd-handover). */
 export function dmaDeviceHandover(o: { iommufd: boolean }): Stage[] {

@@ -8,9 +8,10 @@ import iommufdHandover from './iommufd-handover.ts';
 import onlyVfio from './only-vfio.ts';
 import kexecChain from './kexec-chain.ts';
 import memfdChain from './memfd-chain.ts';
+import nvmeHandover from './nvme-handover.ts';
 import { UsageError } from '../harness/errors.ts';
 
-export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain];
+export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover];
 
 export function pickCases(names: string[]): Case[] {
   if (names.length === 0) return allCases;

@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allCases } from '../cases/index.ts';
+import type { Case } from '../cases/case.ts';
+import { rootPortModel } from './qemu/argv.ts';
 import { onPath } from './host-deps.ts';
 import { capture } from './proc.ts';
 import { chooseAccel } from './qemu/accel.ts';
@@ -43,9 +45,11 @@ export async function diagnose(qemu: string | undefined, arch: Arch, kernel: Ker
     const version = await qemuVersion(qemu);
     out.push({ ok: true, what: 'QEMU', detail: `${qemu}: ${version}` });
     const have = await qemuDevices(qemu);
-    const wanted = [...new Set(allCases.flatMap((c) => c.devices.map((d) => d.model)))];
+    // A device off the root bus sits behind a pcie-root-port (harness/qemu/argv.ts).
+    const modelsOf = (c: Case) => c.devices.flatMap((d) => (d.rootBus ? [d.model] : [rootPortModel, d.model]));
+    const wanted = [...new Set(allCases.flatMap(modelsOf))];
     for (const d of wanted) {
-      const users = allCases.filter((c) => c.devices.some((x) => x.model === d)).map((c) => c.name);
+      const users = allCases.filter((c) => modelsOf(c).includes(d)).map((c) => c.name);
       out.push({ ok: have.has(d), what: `QEMU device ${d}`, detail: have.has(d) ? `present (${users.join(', ')})` : `missing: ${users.join(', ')} cannot run` });
     }
     if (kernel) {

@@ -1,5 +1,5 @@
 // Runs one case in one VM: phases with their own timeouts, channels saved as they arrive.
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Case } from '../cases/case.ts';
 import { marker, word, type Key } from '../cases/contract.ts';
@@ -79,7 +79,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   const lacks = missingCapability(c, ctx.kernel, ctx.next);
   if (lacks) return skipped(c, lacks);
 
-  const devices = placeDevices(c.devices, ctx.arch.firstSlot);
+  const devices = placeDevices(c.devices, ctx.arch.firstSlot).map((d, i) => withDrive(d, c.devices[i]!.driveMiB, join(ctx.outDir, `.${c.name}.${i}.img`)));
   const consoleLog = join(ctx.outDir, `${c.name}.console.log`);
   const resultLog = join(ctx.outDir, `${c.name}.result.log`);
   writeFileSync(consoleLog, '');
@@ -163,8 +163,17 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   }, 250);
   await exited;
   clearInterval(ticker);
+  for (const d of devices) if (d.drive) rmSync(d.drive, { force: true });
   obs.timings!.wall_ms = Date.now() - t0;
   return judge(c, obs, { require: ctx.require });
+}
+
+/** A blank sparse raw disk for a device that asks for one. */
+function withDrive(d: VmDevice, mib: number | undefined, path: string): VmDevice {
+  if (!mib) return d;
+  writeFileSync(path, '');
+  truncateSync(path, mib * 1024 * 1024);
+  return { ...d, drive: path };
 }
 
 /** Records where each vCPU of a hung guest is (RIP, halted or not, symbol) before QEMU is killed. */

@@ -6,6 +6,7 @@
 #include "kmsg.h"
 #include "ktap.h"
 #include "luo.h"
+#include "nvme_steps.h"
 #include "sandbox.h"
 #include "vfio.h"
 #include "virtio.h"
@@ -32,6 +33,7 @@ struct flow {
 	int preserve_device;  /* PRESERVE_FD of the vfio cdev fd */
 	int preserve_iommufd; /* PRESERVE_FD of the iommufd */
 	int native;           /* the device has an in-kernel driver (only-vfio) */
+	int nvme;             /* the DMA engine is nvme, its queues in the memfd, instead of edu */
 };
 
 /* What one stage hands the next, in a LUO-preserved memfd of its own session. */
@@ -39,6 +41,8 @@ struct vh_state {
 	uint32_t magic, stage, pages, witness;
 	int32_t device_err, iommufd_err;
 	uint64_t digest;
+	struct nvme_cursor nvme;    /* where the driver was in its nvme queues */
+	struct nvme_regs nvme_regs; /* the controller as the previous stage left it */
 	uint64_t pa[VH_MAX_PAGES];
 };
 
@@ -50,6 +54,7 @@ struct handover {
 	char early[64];           /* the device's driver before userspace touched anything */
 	int check_driver_anyway;  /* vh.cheat=check-driver: check the binding of a device not preserved */
 	struct dmabuf buf;        /* the DMA memfd: made in stage 1, retrieved after */
+	struct nvme nvme;         /* the nvme flow's controller and queues */
 	struct vh_state prev;     /* what the previous stage handed over */
 	long pin_before;          /* VmPin before IOAS_MAP_FILE */
 	int luofd;                /* /dev/liveupdate */
@@ -147,6 +152,17 @@ static void write_reset_witness(struct handover *h)
 		ktap_info("warning", "could not write the reset witness: %s", errname(err));
 }
 
+/* A new memfd buffer mapped into the IOAS, pinned, and every page's physical address known. */
+static void map_new_buffer(struct handover *h)
+{
+	if (dmabuf_create(&h->buf, h->p->pages, IOVA))
+		fail_hard(VH_A_IOAS_MAP_FILE, "map", errno, "a memfd-backed buffer", "memfd failed");
+	else
+		assert_ioas_map_file(h);
+	assert_vmpin_mapped(h);
+	assert_get_pa_every_page(&h->d, &h->buf);
+}
+
 static void stage_first(struct handover *h)
 {
 	struct vdev *d = &h->d;
@@ -168,13 +184,13 @@ static void stage_first(struct handover *h)
 		write_reset_witness(h);
 		return;
 	}
+	if (h->f->nvme) {
+		map_new_buffer(h);
+		nvme_first_stage(d, &h->buf, &h->nvme);
+		return;
+	}
 	assert_edu_bar0(d);
-	if (dmabuf_create(&h->buf, h->p->pages, IOVA))
-		fail_hard(VH_A_IOAS_MAP_FILE, "map", errno, "a memfd-backed buffer", "memfd failed");
-	else
-		assert_ioas_map_file(h);
-	assert_vmpin_mapped(h);
-	assert_get_pa_every_page(d, &h->buf);
+	map_new_buffer(h);
 	assert_dma_roundtrip(d, &h->buf, VH_A_DMA_ROUNDTRIP_EVERY_PAGE, 0);
 }
 
@@ -441,7 +457,10 @@ static void resume_dma(struct handover *h)
 	assert_ioas_map_file(h);
 	assert_vmpin_mapped(h);
 	assert_pa_unchanged(h);
-	assert_dma_roundtrip(&h->d, &h->buf, VH_A_DMA_RESUMES, 0);
+	if (h->f->nvme)
+		assert_nvme_io_resumes(&h->d, &h->buf, &h->nvme, &h->prev.nvme, h->p->stage == h->p->stages);
+	else
+		assert_dma_roundtrip(&h->d, &h->buf, VH_A_DMA_RESUMES, 0);
 	if (h->p->stage == h->p->stages)
 		assert_unmap_restores(&h->d, &h->buf, h->pin_before, NULL);
 }
@@ -457,7 +476,9 @@ static void retrieve_device(struct handover *h)
 	assert_bus_master_kept(&h->d);
 	if (h->f->native)
 		assert_not_reset(h);
-	if (h->f->dma)
+	else if (h->f->nvme)
+		assert_nvme_not_reset(&h->d, &h->nvme, &h->prev.nvme_regs);
+	else if (h->f->dma)
 		map_edu_bar(&h->d);
 	assert_ioas_alloc(&h->d);
 	assert_attach_ioas(&h->d);
@@ -563,6 +584,10 @@ static void state_for_next(const struct handover *h, struct vh_state *st)
 	st->pages = (uint32_t)(h->buf.len / VH_PAGE);
 	if (h->f->dma)
 		st->digest = dmabuf_digest(&h->buf);
+	if (h->f->nvme) {
+		nvme_save(&h->nvme, &st->nvme);
+		nvme_read_regs(&h->nvme, &st->nvme_regs);
+	}
 	memcpy(st->pa, h->buf.pa, sizeof(st->pa));
 }
 
@@ -755,6 +780,14 @@ int case_vfio_handover(const struct plan *p)
 int case_only_vfio(const struct plan *p)
 {
 	static const struct flow f = { .preserve_device = 1, .native = 1 };
+
+	return run_flow(p, &f);
+}
+
+/* nvme-handover: the controller crosses enabled, its queues in the preserved memfd. */
+int case_nvme_handover(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .nvme = 1 };
 
 	return run_flow(p, &f);
 }

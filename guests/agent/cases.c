@@ -8,6 +8,7 @@ int case_vfio_handover(const struct plan *p);
 int case_only_vfio(const struct plan *p);
 int case_kexec_chain(const struct plan *p);
 int case_memfd_chain(const struct plan *p);
+int case_nvme_handover(const struct plan *p);
 
 /* Case names come from cases/contract.ts; the assertions of each stage and their order from the case files in cases/. */
 const struct case_def vh_cases[] = {
@@ -19,5 +20,6 @@ const struct case_def vh_cases[] = {
 	{ VH_CASE_ONLY_VFIO, case_only_vfio },
 	{ VH_CASE_KEXEC_CHAIN, case_kexec_chain },
 	{ VH_CASE_MEMFD_CHAIN, case_memfd_chain },
+	{ VH_CASE_NVME_HANDOVER, case_nvme_handover },
 	{ NULL, NULL },
 };

@@ -10,6 +10,8 @@ export interface VmDevice {
   slot: number;
   /** Behind a pcie-root-port whose secondary bus is this number (the guest sees 0000:<bus>:00.0); absent: on the root bus. */
   bus?: number;
+  /** A raw image file as the device's drive (-drive if=none, then drive=). */
+  drive?: string;
 }
 
 export interface VmSpec {
@@ -47,13 +49,25 @@ export function placeDevices(devices: { model: string; props?: Record<string, st
   return devices.map((d, i) => ({ model: d.model, props: d.props, slot: firstSlot + i, ...(d.rootBus ? {} : { bus: ++bus }) }));
 }
 
+/** The -drive option of a device that has one, named after its slot. */
+function driveArgs(d: VmDevice): { args: string[]; prop: string } {
+  if (!d.drive) return { args: [], prop: '' };
+  const id = `drive${d.slot}`;
+  return { args: ['-drive', `if=none,id=${id},format=raw,file=${optValue(d.drive)}`], prop: `,drive=${id}` };
+}
+
+/** The bridge every device off the root bus sits behind. */
+export const rootPortModel = 'pcie-root-port';
+
 /** The -device options of one case device: behind a root port (chassis 1, its bus number as slot) or on bus 0. */
 function deviceArgs(d: VmDevice): string[] {
-  const props = Object.entries(d.props ?? {}).map(([k, v]) => `,${k}=${optValue(v)}`).join('');
-  if (d.bus === undefined) return ['-device', `${d.model},addr=${d.slot.toString(16)}.0${props}`];
+  const drive = driveArgs(d);
+  const props = Object.entries(d.props ?? {}).map(([k, v]) => `,${k}=${optValue(v)}`).join('') + drive.prop;
+  if (d.bus === undefined) return [...drive.args, '-device', `${d.model},addr=${d.slot.toString(16)}.0${props}`];
   const port = `rp${d.bus}`;
   return [
-    '-device', `pcie-root-port,id=${port},bus=pcie.0,chassis=1,slot=${d.bus},addr=${d.slot.toString(16)}.0`,
+    ...drive.args,
+    '-device', `${rootPortModel},id=${port},bus=pcie.0,chassis=1,slot=${d.bus},addr=${d.slot.toString(16)}.0`,
     '-device', `${d.model},bus=${port},addr=0.0${props}`,
   ];
 }

@@ -23,6 +23,7 @@ const recorded: Record<string, string> = {
   'only-vfio': 'only-vfio-handover',
   'kexec-chain': 'kexec-chain-reference',
   'memfd-chain': 'memfd-chain-7.3',
+  'nvme-handover': 'nvme-handover-reference',
 };
 
 function observed(c: Case) {

@@ -1,0 +1,185 @@
+/* The nvme handover's assertions: a controller brought up with its queues in the preserved memfd,
+ * then, after the kexec, found still enabled on those queues and driven on without reinitialising. */
+#include "driver.h"
+#include "ktap.h"
+#include "nvme.h"
+#include "nvme_steps.h"
+#include "vfio.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <linux/pci_regs.h>
+
+#define NVME_LBA 8 /* where stage 1 writes its page: not block 0, which a native driver would read first */
+#define SERIAL "vh-nvme"
+
+static const char *err_text(int err, uint16_t status, char *out, size_t cap)
+{
+	if (err == -EIO)
+		snprintf(out, cap, "NVMe status 0x%x", status);
+	else
+		snprintf(out, cap, "%s", strerror(-err));
+	return out;
+}
+
+/* BAR0 mapped and bus master on: vfio-pci's first open cleared it, and the controller DMAs its queues. */
+static int map_bar(struct vdev *d)
+{
+	uint16_t cmd = 0;
+	int err = 0;
+
+	if (!d->bar)
+		d->bar = vfio_map_bar(d->devfd, 0, &d->bar_size, &err);
+	if (!err)
+		err = vfio_config_read16(d->devfd, PCI_COMMAND, &cmd);
+	if (!err)
+		err = vfio_config_write16(d->devfd, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	return err;
+}
+
+static void controller_ready(struct vdev *d, struct dmabuf *b, struct nvme *n)
+{
+	const char *name = VH_A_NVME_CONTROLLER_READY;
+	struct nvme_regs r;
+	char seen[160];
+	int err;
+
+	if (!step(name))
+		return;
+	err = map_bar(d);
+	if (err) {
+		fail_hard(name, "bar", -err, "BAR0 maps and bus master sets", "failed");
+		return;
+	}
+	nvme_attach(n, d->bar, b->va, b->pa);
+	err = nvme_enable(n);
+	nvme_read_regs(n, &r);
+	nvme_describe_regs(&r, seen, sizeof(seen));
+	if (err)
+		fail_hard(name, "nvme", -err, "CSTS.RDY within the poll limit after CC.EN with the admin queues in the memfd", "%s", seen);
+	else
+		pass(name);
+}
+
+/* Identify Controller lands in its page: the serial QEMU was given proves the DMA went where GET_PA said. */
+static void identify(struct nvme *n, struct dmabuf *b)
+{
+	const char *name = VH_A_NVME_IDENTIFY;
+	const char *sn = (const char *)b->va + (size_t)NVME_IDENTIFY * VH_PAGE + 4;
+	uint16_t status = 0;
+	char why[64];
+	int err;
+
+	if (!step(name))
+		return;
+	memset(b->va + (size_t)NVME_IDENTIFY * VH_PAGE, 0, VH_PAGE);
+	err = nvme_identify(n, &status);
+	if (err)
+		fail_hard(name, "nvme", -err, "Identify Controller completes", "%s", err_text(err, status, why, sizeof(why)));
+	else if (strncmp(sn, SERIAL, strlen(SERIAL)))
+		fail_hard(name, "nvme", 0, "serial " SERIAL " in the Identify page", "%.20s", sn);
+	else
+		pass(name);
+}
+
+static void io_queues(struct nvme *n)
+{
+	uint16_t status = 0;
+	char why[64];
+	int err;
+
+	if (!step(VH_A_NVME_IO_QUEUES))
+		return;
+	err = nvme_create_io_queues(n, &status);
+	if (err)
+		fail_hard(VH_A_NVME_IO_QUEUES, "nvme", -err, "Create I/O CQ and SQ 1 complete", "%s", err_text(err, status, why, sizeof(why)));
+	else
+		pass(VH_A_NVME_IO_QUEUES);
+}
+
+/* Reads the stage's page back from the namespace into the page after it, compared byte for byte. */
+static int read_back(struct nvme *n, struct dmabuf *b, const char *name, char *why, size_t cap)
+{
+	uint8_t *data = b->va + (size_t)NVME_DATA * VH_PAGE, *back = data + VH_PAGE;
+	uint16_t status = 0;
+	int err;
+
+	memset(back, 0, VH_PAGE);
+	err = nvme_rw(n, 0, NVME_LBA, b->pa[NVME_DATA + 1], &status);
+	if (err) {
+		fail_soft(name, "nvme", -err, "the read completes", "%s", err_text(err, status, why, cap));
+		return -1;
+	}
+	for (uint32_t i = 0; i < VH_PAGE; i++) {
+		if (back[i] != data[i]) {
+			fail_soft(name, "nvme", 0, "the page read back equals the page written", "byte %u: 0x%02x, wanted 0x%02x", i, back[i], data[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void write_read(struct nvme *n, struct dmabuf *b)
+{
+	const char *name = VH_A_NVME_WRITE_READ;
+	uint16_t status = 0;
+	char why[64];
+	int err;
+
+	if (!step(name))
+		return;
+	rng_fill(b->va + (size_t)NVME_DATA * VH_PAGE, VH_PAGE);
+	err = nvme_rw(n, 1, NVME_LBA, b->pa[NVME_DATA], &status);
+	if (err)
+		fail_soft(name, "nvme", -err, "the write completes", "%s", err_text(err, status, why, sizeof(why)));
+	else if (!read_back(n, b, name, why, sizeof(why)))
+		pass(name);
+}
+
+void nvme_first_stage(struct vdev *d, struct dmabuf *b, struct nvme *n)
+{
+	controller_ready(d, b, n);
+	identify(n, b);
+	io_queues(n);
+	write_read(n, b);
+}
+
+void assert_nvme_not_reset(struct vdev *d, struct nvme *n, const struct nvme_regs *was)
+{
+	struct nvme_regs now;
+	char seen[160], expected[200];
+	int err;
+
+	if (!step(VH_A_NOT_RESET))
+		return;
+	err = map_bar(d);
+	if (err) {
+		fail_hard(VH_A_NOT_RESET, "bar", -err, "BAR0 maps and bus master sets", "failed");
+		return;
+	}
+	n->bar = d->bar;
+	nvme_read_regs(n, &now);
+	nvme_describe_regs(&now, seen, sizeof(seen));
+	nvme_describe_regs(was, expected, sizeof(expected) - 40);
+	strcat(expected, ", as the previous stage left them");
+	if (!(now.csts & 1) || now.cc != was->cc || now.aqa != was->aqa || now.asq != was->asq || now.acq != was->acq)
+		fail_soft(VH_A_NOT_RESET, "retrieve", 0, expected, "%s", seen);
+	else
+		pass(VH_A_NOT_RESET);
+}
+
+void assert_nvme_io_resumes(struct vdev *d, struct dmabuf *b, struct nvme *n, const struct nvme_cursor *c, int last)
+{
+	const char *name = VH_A_NVME_IO_RESUMES;
+	char why[64];
+
+	if (!step(name))
+		return;
+	/* The queues are where they were: only the driver's cursors come from the previous stage. */
+	nvme_attach(n, d->bar, b->va, b->pa);
+	nvme_restore(n, c);
+	if (!read_back(n, b, name, why, sizeof(why)))
+		pass(name);
+	if (last)
+		nvme_disable(n);
+}
