@@ -4,7 +4,14 @@ import type { Case } from '../cases/case.ts';
 import { allCases } from '../cases/index.ts';
 import type { CaseResult } from './verdict.ts';
 import type { Claim } from '../kernels/capabilities.ts';
-import { A, CASE, CHEAT, CLAIM, kexecReboot, type Cheat } from '../cases/contract.ts';
+import { A, CASE, CHEAT, CLAIM, REFUSED, SECCOMP, WATCH, kexecReboot, type Cheat } from '../cases/contract.ts';
+
+/** A contract spelling inside a RegExp, matched literally. */
+const lit = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** sandbox_no_refusals' `seen`, as the agent writes it: each guard's count, `; `-separated. */
+const refused = (...counts: string[]): RegExp => new RegExp(counts.join('; '));
+const bySeccomp = (rule: string, n = 1): string => `${lit(REFUSED.seccomp)} ${lit(rule)} x${n}`;
+const byWatch = (label: string, n: number, first: string): string => `${lit(REFUSED.watch)} ${lit(label)} x${n} \\(first ${first}\\)`;
 
 export interface Control {
   /** The cheat, as the agent's vh.cheat= knows it. */
@@ -26,7 +33,7 @@ export const controls: Control[] = [
     guard: 'the /proc guard (Landlock, with the observer watching every open)',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /open watch refused \/proc x1 \(first \/proc\/self\/pagemap\)/,
+    seen: refused(byWatch(WATCH.proc, 1, lit('/proc/self/pagemap'))),
   },
   {
     cheat: CHEAT.mlock,
@@ -34,7 +41,7 @@ export const controls: Control[] = [
     guard: 'seccomp',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /seccomp refused mlock x1/,
+    seen: refused(bySeccomp(SECCOMP.mlock)),
   },
   {
     cheat: CHEAT.mprotect,
@@ -42,7 +49,7 @@ export const controls: Control[] = [
     guard: 'seccomp',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /seccomp refused mprotect x1/,
+    seen: refused(bySeccomp(SECCOMP.mprotect)),
   },
   {
     cheat: CHEAT['map-locked'],
@@ -50,7 +57,7 @@ export const controls: Control[] = [
     guard: 'seccomp (mmap with MAP_LOCKED)',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /seccomp refused mmap\(MAP_LOCKED\) x1/,
+    seen: refused(bySeccomp(SECCOMP.mmap_locked)),
   },
   {
     cheat: CHEAT.remap,
@@ -58,7 +65,7 @@ export const controls: Control[] = [
     guard: 'seccomp (mmap with MAP_FIXED, mremap)',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /seccomp refused mmap\(MAP_FIXED\) x1; seccomp refused mremap x1/,
+    seen: refused(bySeccomp(SECCOMP.mmap_fixed), bySeccomp(SECCOMP.mremap)),
   },
   {
     cheat: CHEAT['io-uring'],
@@ -66,7 +73,7 @@ export const controls: Control[] = [
     guard: 'seccomp (io_uring)',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /seccomp refused io_uring_setup x1/,
+    seen: refused(bySeccomp(SECCOMP.io_uring_setup)),
   },
   {
     cheat: CHEAT.mempolicy,
@@ -74,7 +81,7 @@ export const controls: Control[] = [
     guard: 'seccomp (NUMA policy)',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /seccomp refused mbind\(MPOL_MF_MOVE\) x1; seccomp refused set_mempolicy x1; seccomp refused get_mempolicy\(MPOL_F_ADDR\) x1/,
+    seen: refused(bySeccomp(SECCOMP.mbind_move), bySeccomp(SECCOMP.set_mempolicy), bySeccomp(SECCOMP.get_mempolicy_addr)),
   },
   {
     cheat: CHEAT.ioport,
@@ -82,7 +89,7 @@ export const controls: Control[] = [
     guard: 'seccomp (I/O ports)',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /seccomp refused iopl x1; seccomp refused ioperm x1/,
+    seen: refused(bySeccomp(SECCOMP.iopl), bySeccomp(SECCOMP.ioperm)),
   },
   {
     cheat: CHEAT['perf-event'],
@@ -90,7 +97,7 @@ export const controls: Control[] = [
     guard: 'seccomp (perf_event_open)',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /seccomp refused perf_event_open x1/,
+    seen: refused(bySeccomp(SECCOMP.perf_event_open)),
   },
   {
     cheat: CHEAT['process-madvise'],
@@ -98,7 +105,7 @@ export const controls: Control[] = [
     guard: 'seccomp (process_madvise)',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /seccomp refused process_madvise x1/,
+    seen: refused(bySeccomp(SECCOMP.process_madvise)),
   },
   {
     cheat: CHEAT.x32,
@@ -106,7 +113,7 @@ export const controls: Control[] = [
     guard: 'seccomp (x32 syscall numbers)',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /seccomp refused x32 syscall x1/,
+    seen: refused(bySeccomp(SECCOMP.x32)),
   },
   {
     cheat: CHEAT['dev-mem'],
@@ -114,7 +121,7 @@ export const controls: Control[] = [
     guard: 'the open watch (/dev/mem)',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /open watch refused \/dev\/mem x1 \(first \/dev\/mem\)/,
+    seen: refused(byWatch(WATCH.dev_mem, 1, lit('/dev/mem'))),
   },
   {
     cheat: CHEAT['pci-sysfs'],
@@ -122,7 +129,7 @@ export const controls: Control[] = [
     guard: 'the open watch (PCI sysfs)',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /open watch refused PCI sysfs config write x1 \(first \/sys\/bus\/pci\/devices\/[^)]*\/config\); open watch refused PCI sysfs resourceN x1 \(first [^)]*\/resource0\)/,
+    seen: refused(byWatch(WATCH.pci_config, 1, `${lit('/sys/bus/pci/devices/')}[^)]*${lit('/config')}`), byWatch(WATCH.pci_resource, 1, `[^)]*${lit('/resource0')}`)),
   },
   {
     cheat: CHEAT['proc-alias'],
@@ -130,7 +137,7 @@ export const controls: Control[] = [
     guard: 'the /proc guard (the open watch resolves the path as the kernel does)',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /open watch refused \/proc x4 \(first proc\/self\/pagemap\)/,
+    seen: refused(byWatch(WATCH.proc, 4, lit('proc/self/pagemap'))),
   },
   {
     cheat: CHEAT.landlock,
@@ -138,7 +145,7 @@ export const controls: Control[] = [
     guard: 'the open watch (what Landlock denies, counted)',
     caseName: CASE['noiommu-dma'],
     caughtBy: A.sandbox_no_refusals,
-    seen: /open watch refused what Landlock denies x1 \(first \/init\)/,
+    seen: refused(byWatch(WATCH.landlock, 1, lit('/init'))),
   },
   {
     cheat: CHEAT['wrong-dma'],
