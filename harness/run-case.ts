@@ -79,7 +79,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   const lacks = missingCapability(c, ctx.kernel, ctx.next);
   if (lacks) return skipped(c, lacks);
 
-  const devices = placeDevices(c.devices, ctx.arch.firstSlot).map((d, i) => withDrive(d, c.devices[i]!.driveMiB, join(ctx.outDir, `.${c.name}.${i}.img`)));
+  const devices = caseDevices(c, ctx.arch, ctx.outDir);
   const consoleLog = join(ctx.outDir, `${c.name}.console.log`);
   const resultLog = join(ctx.outDir, `${c.name}.result.log`);
   writeFileSync(consoleLog, '');
@@ -168,12 +168,16 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   return judge(c, obs, { require: ctx.require });
 }
 
-/** A blank sparse raw disk for a device that asks for one. */
-function withDrive(d: VmDevice, mib: number | undefined, path: string): VmDevice {
-  if (!mib) return d;
-  writeFileSync(path, '');
-  truncateSync(path, mib * 1024 * 1024);
-  return { ...d, drive: path };
+/** The case's devices placed on the VM, each that asks for a drive given a blank sparse raw disk in dir. */
+export function caseDevices(c: Case, arch: Arch, dir: string): VmDevice[] {
+  return placeDevices(c.devices, arch.firstSlot).map((d, i) => {
+    const mib = c.devices[i]!.driveMiB;
+    if (!mib) return d;
+    const path = join(dir, `.${c.name}.${i}.img`);
+    writeFileSync(path, '');
+    truncateSync(path, mib * 1024 * 1024);
+    return { ...d, drive: path };
+  });
 }
 
 /** Records where each vCPU of a hung guest is (RIP, halted or not, symbol) before QEMU is killed. */

@@ -9,8 +9,8 @@ import type { Kernel } from './kernel/build.ts';
 import type { Guest } from './guest/initramfs.ts';
 import type { Accel } from './qemu/accel.ts';
 import type { Arch } from './qemu/arch.ts';
-import { qemuArgv, type VmDevice } from './qemu/argv.ts';
-import { kernelCmdline } from './run-case.ts';
+import { qemuArgv } from './qemu/argv.ts';
+import { caseDevices, kernelCmdline } from './run-case.ts';
 import { run } from './proc.ts';
 import { word } from '../cases/contract.ts';
 
@@ -20,7 +20,7 @@ export async function runShell(c: Case, kernel: Kernel, guest: Guest, accel: Acc
   // The agent still opens its result channel; nobody reads it here.
   const server = createServer((conn) => conn.resume());
   await new Promise<void>((r) => server.listen(socket, r));
-  const devices: VmDevice[] = c.devices.map((d, i) => ({ model: d.model, props: d.props, slot: arch.firstSlot + i }));
+  const devices = caseDevices(c, arch, dir);
   const argv = qemuArgv({
     arch, accel, qemu, kernel: kernel.bzImage, initrd: guest.initramfs,
     cmdline: kernelCmdline(c, devices, arch, `${word('shell', 1)} ${append}`),
