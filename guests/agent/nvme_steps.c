@@ -37,6 +37,19 @@ static int map_bar(struct vdev *d)
 	return err;
 }
 
+/* The step begins, with BAR0 mapped and bus master on; false when it is not to run or failed already. */
+static int step_with_bar(const char *name, struct vdev *d)
+{
+	int err;
+
+	if (!step(name))
+		return 0;
+	err = map_bar(d);
+	if (err)
+		fail_hard(name, "bar", -err, "BAR0 maps and bus master sets", "failed");
+	return !err;
+}
+
 static void controller_ready(struct vdev *d, struct dmabuf *b, struct nvme *n)
 {
 	const char *name = VH_A_NVME_CONTROLLER_READY;
@@ -44,13 +57,8 @@ static void controller_ready(struct vdev *d, struct dmabuf *b, struct nvme *n)
 	char seen[160];
 	int err;
 
-	if (!step(name))
+	if (!step_with_bar(name, d))
 		return;
-	err = map_bar(d);
-	if (err) {
-		fail_hard(name, "bar", -err, "BAR0 maps and bus master sets", "failed");
-		return;
-	}
 	nvme_attach(n, d->bar, b->va, b->pa);
 	err = nvme_enable(n);
 	nvme_read_regs(n, &r);
@@ -148,15 +156,9 @@ void assert_nvme_not_reset(struct vdev *d, struct nvme *n, const struct nvme_reg
 {
 	struct nvme_regs now;
 	char seen[160], expected[200];
-	int err;
 
-	if (!step(VH_A_NOT_RESET))
+	if (!step_with_bar(VH_A_NOT_RESET, d))
 		return;
-	err = map_bar(d);
-	if (err) {
-		fail_hard(VH_A_NOT_RESET, "bar", -err, "BAR0 maps and bus master sets", "failed");
-		return;
-	}
 	n->bar = d->bar;
 	nvme_read_regs(n, &now);
 	nvme_describe_regs(&now, seen, sizeof(seen));
