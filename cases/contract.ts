@@ -107,8 +107,11 @@ export type Cheat = keyof typeof CHEAT;
 /** Failures the agent induces for the harness's own tests (`vh.induce=`; VH_INDUCE_<NAME>). */
 export const INDUCE = names(['panic', 'hang', 'garbage']);
 
-/** Claims, as kernels/capabilities.ts names them (VH_CLAIM_<NAME>). */
+/** Claims, as kernels/capabilities.ts names them. */
 export const CLAIM = Object.freeze(Object.fromEntries(Object.keys(claims).map((c) => [c, c]))) as { readonly [K in Claim]: K };
+
+/** The claims the agent itself finds refused, by a PRESERVE_FD errno (VH_CLAIM_<NAME>); cases/claims.ts places the rest. */
+const agentClaims: Readonly<Partial<Record<Claim, Claim>>> = { [CLAIM['vfio-preserve']]: CLAIM['vfio-preserve'], [CLAIM['iommufd-preserve']]: CLAIM['iommufd-preserve'] };
 
 /** How every fact line of the agent opens: `# vh <key>=<value>` (VH_INFO_PREFIX). */
 export const INFO_PREFIX = '# vh ';
@@ -189,7 +192,7 @@ export const contractGroups: { prefix: string; what: string; names: Readonly<Rec
   { prefix: 'VH_KEY', what: 'kernel command-line keys (vh.<key>=<value>)', names: KEY },
   { prefix: 'VH_CHEAT', what: 'negative controls (vh.cheat=)', names: CHEAT },
   { prefix: 'VH_INDUCE', what: 'induced failures (vh.induce=)', names: INDUCE },
-  { prefix: 'VH_CLAIM', what: 'claims (kernels/capabilities.ts)', names: CLAIM },
+  { prefix: 'VH_CLAIM', what: 'claims the agent finds refused (kernels/capabilities.ts)', names: agentClaims as Record<string, string> },
   { prefix: 'VH_INFO', what: 'how every # vh <key>=<value> line opens', names: { prefix: INFO_PREFIX } },
   { prefix: 'VH_INFO', what: '# vh <key>= lines the host reads', names: INFO },
   { prefix: 'VH_AGENT', what: '# vh agent= marker words', names: AGENT },

@@ -5,6 +5,7 @@
 import { constants } from 'node:os';
 import { Parser, lineTypes, type FinalResults, type Result } from 'tap-parser';
 import { qualified, type Case } from '../cases/case.ts';
+import { claimOfAssertion } from '../cases/claims.ts';
 import { AGENT, BAIL, DMA_MARK, INFO, INFO_PREFIX, infoLine, kexecReboot, marker } from '../cases/contract.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
 import { warningsAllowlist, type AllowedWarning } from '../kernels/warnings-allowlist.ts';
@@ -347,7 +348,7 @@ interface Matched extends Assertion {
 
 function matchStages(c: Case, stages: StageReport[], opts: JudgeOptions): { assertions: Assertion[]; reported: Set<string> } {
   const byStage = c.stages.map((stage, i) => matchAssertions(stage.assertions, stageReport(stages, i + 1), i + 1));
-  const judged = applyRequire(regressions(byStage), opts.require ?? []);
+  const judged = applyRequire(c, regressions(byStage), opts.require ?? []);
   const assertions: Assertion[] = [];
   const reported = new Set<string>();
   judged.forEach((stage, i) =>
@@ -419,10 +420,11 @@ function regressions(byStage: Matched[][]): Matched[][] {
   );
 }
 
-function applyRequire(byStage: Matched[][], require: Claim[]): Matched[][] {
-  return byStage.map((stage) =>
+/** A SKIP is a failure under --require C when the kernel refused C, or when the assertion stands for C (cases/claims.ts). */
+function applyRequire(c: Case, byStage: Matched[][], require: Claim[]): Matched[][] {
+  return byStage.map((stage, k) =>
     stage.map((a) => {
-      const claim = require.find((cl) => claimOf(a.skip) === cl);
+      const claim = a.skip === undefined ? undefined : require.find((cl) => claimOf(a.skip) === cl || claimOfAssertion(c, k + 1, a.name) === cl);
       if (!claim) return a;
       const { skip, ...rest } = a;
       return { ...rest, ok: false, diag: { expected: `the kernel claims ${claim} (--require ${claim})`, seen: skip, phase: 'require' } };

@@ -17,9 +17,14 @@ export function fragmentPath(cap: CapabilityName): string {
   return join(fragmentsDir, `${capabilities[cap].fragment}.config`);
 }
 
-/** Kernel features only a running kernel can show (an ioctl that accepts or refuses); `--require` names them. */
+/** The guarantees a kernel gives or not, one per claim, as only a running kernel shows them; every assertion stands
+ * for exactly one (cases/claims.ts). `--require` names them; the agent's SKIPs name the claim the kernel refused. */
 export const claims = {
-  'vfio-preserve': 'LUO preserves a no-IOMMU vfio-pci cdev fd across kexec',
+  noiommu: 'no-IOMMU DMA through iommufd: GET_PA, pinned by the kernel, no mprotect or /proc tricks (one kernel)',
+  'memfd-preserve': 'LUO preserves a memfd across kexec: the same bytes on the same physical pages',
+  'vfio-preserve': 'the vfio cdev fd crosses: preserve, retrieve, bind to an iommufd, map the preserved memfd, under the binding protocol the kernel documents',
+  'vfio-reserve': "only VFIO's hands: reserved for vfio-pci from enumeration, no other driver ever probes, no open before retrieve",
+  'vfio-running': 'kept running: bus master kept, not reset, DMA resumes without reprogramming',
   'iommufd-preserve': 'LUO preserves an iommufd across kexec',
 } as const;
 

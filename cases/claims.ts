@@ -1,0 +1,62 @@
+// Which guarantee each assertion of a case stands for: every assertion in exactly one claim, so a kernel is placed
+// claim by claim (the claims matrix, `--require`), not case by case.
+import type { Claim } from '../kernels/capabilities.ts';
+import type { Case } from './case.ts';
+import { A, kexecReboot, type AssertionName } from './contract.ts';
+
+/** Assertions that mean one guarantee wherever they appear. */
+const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
+  [A.preserve_iommufd]: 'iommufd-preserve',
+  [A.retrieve_iommufd]: 'iommufd-preserve',
+  [A.device_driver_before_userspace]: 'vfio-reserve',
+  [A.native_driver_never_probed]: 'vfio-reserve',
+  [A.bind_before_retrieve_refused]: 'vfio-reserve',
+  [A.bus_master_before_open]: 'vfio-running',
+  [A.bus_master_kept]: 'vfio-running',
+  [A.not_reset]: 'vfio-running',
+  [A.nvme_io_resumes]: 'vfio-running',
+  [A.preserve_device_fd]: 'vfio-preserve',
+  [A.retrieve_device_fd]: 'vfio-preserve',
+  [A.luo_create_session]: 'memfd-preserve',
+  [A.luo_preserve_memfd]: 'memfd-preserve',
+  [A.luo_preserve_state]: 'memfd-preserve',
+  [A.kexec_file_load]: 'memfd-preserve',
+  [kexecReboot]: 'memfd-preserve',
+  [A.state_crossed_kexec]: 'memfd-preserve',
+  [A.luo_retrieve_memfd]: 'memfd-preserve',
+  [A.memfd_bytes_identical]: 'memfd-preserve',
+  [A.pa_unchanged_across_kexec]: 'memfd-preserve',
+  [A.luo_finish]: 'memfd-preserve',
+};
+
+/** Whether the case hands the vfio device fd over (its later stages then stand for vfio-preserve). */
+function preservesDevice(c: Case): boolean {
+  return c.stages.some((s) => s.assertions.includes(A.preserve_device_fd));
+}
+
+/** The claim an assertion of stage `stage` of `c` stands for; the judge's own (kernel_warnings, plan) go to the case's main claim. */
+export function claimOfAssertion(c: Case, stage: number, name: string): Claim {
+  const f = fixed[name as AssertionName];
+  if (f) return f;
+  const device = preservesDevice(c);
+  // DMA into the preserved pages straight after retrieve: only a device kept running (bus master on) does it.
+  if (name === A.dma_resumes) return device ? 'vfio-running' : 'memfd-preserve';
+  if (!(name in A)) return device ? 'vfio-preserve' : c.stages.length > 1 ? 'memfd-preserve' : 'noiommu';
+  if (stage === 1) return 'noiommu';
+  return device ? 'vfio-preserve' : 'memfd-preserve';
+}
+
+/** A reported name (`stage2/bus_master_kept`, or unqualified in a one-stage case) as stage and assertion. */
+export function splitQualified(name: string): { stage: number; name: string } {
+  const m = /^stage(\d+)\/(.*)$/.exec(name);
+  return m ? { stage: Number(m[1]), name: m[2]! } : { stage: 1, name };
+}
+
+/** README's claims table: each claim, what it guarantees, and the assertions that stand for it anywhere in the suite. */
+export function claimsTable(cases: Case[], summaries: Record<Claim, string>): string[] {
+  const rows = (Object.keys(summaries) as Claim[]).map((cl) => {
+    const names = [...new Set(cases.flatMap((c) => c.stages.flatMap((s, i) => s.assertions.filter((a) => claimOfAssertion(c, i + 1, a) === cl))))];
+    return `| \`${cl}\` | ${summaries[cl]} | ${names.map((n) => `\`${n}\``).join(', ')} |`;
+  });
+  return ['| claim | guarantee | assertions that stand for it |', '| --- | --- | --- |', ...rows];
+}
