@@ -7,8 +7,9 @@ import { shellCommand } from './shell.ts';
 import { doctorCommand } from './doctor.ts';
 import { buildCommand } from './build.ts';
 import { listCommand } from './list.ts';
+import { matrixCommand } from './matrix.ts';
 
-export const commands: AnyCommand[] = [runCommand, selftestCommand, benchCommand, shellCommand, doctorCommand, buildCommand, listCommand];
+export const commands: AnyCommand[] = [runCommand, selftestCommand, matrixCommand, benchCommand, shellCommand, doctorCommand, buildCommand, listCommand];
 
 /** The commands that take an option (by long name or short letter), for "run does not take --rounds (bench does)". */
 export function commandsTaking(option: string): string[] {

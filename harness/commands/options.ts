@@ -22,6 +22,9 @@ export type Values<O extends OptionTable> = {
   [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : O[K]['multiple'] extends true ? string[] : string;
 };
 
+/** One option or positional as the command line gave it, in order (node:util parseArgs tokens). */
+export type ParsedToken = { kind: 'option'; name: string; value?: string } | { kind: 'positional'; value: string } | { kind: 'option-terminator' };
+
 /** A subcommand: its options, the check that turns them into a plan, and the run of that plan. */
 export interface Command<O extends OptionTable, P> {
   name: string;
@@ -31,8 +34,8 @@ export interface Command<O extends OptionTable, P> {
   maxArgs?: number;
   summary: string;
   options: O;
-  /** Every check on the input (UsageError), before anything is built, booted or printed. */
-  plan(values: Values<O>, positionals: string[]): P;
+  /** Every check on the input (UsageError), before anything is built, booted or printed; tokens keep the options' order. */
+  plan(values: Values<O>, positionals: string[], tokens: ParsedToken[]): P;
   run(plan: P): Promise<number>;
   /** git bisect run: infrastructure failures exit 125 instead of 3. */
   bisect?(plan: P): boolean;
@@ -130,11 +133,11 @@ export function parseCommandLine<O extends OptionTable>(c: Command<O, unknown>, 
     throw new UsageError(`Unknown option '${t.rawName}' for ${c.name}: 'vfio-handover ${c.name} --help' lists its options`);
   }
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: config, strict: true, allowPositionals: c.args !== undefined });
+    const { values, positionals, tokens } = parseArgs({ args: argv, options: config, strict: true, allowPositionals: c.args !== undefined, tokens: true });
     if (c.maxArgs !== undefined && positionals.length > c.maxArgs) {
       throw new UsageError(`${c.name} takes at most ${c.maxArgs} argument${c.maxArgs === 1 ? '' : 's'} (${c.args}), not ${positionals.length}`);
     }
-    return { values: values as Values<O> & { help?: boolean }, positionals };
+    return { values: values as Values<O> & { help?: boolean }, positionals, tokens: tokens as ParsedToken[] };
   } catch (e) {
     if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(`${c.name}: ${(e as Error).message}`);
     throw e;
@@ -156,9 +159,9 @@ export function defineCommand<O extends OptionTable, P>(c: Command<O, P>): AnyCo
     summary: c.summary,
     options: c.options,
     parse(argv, elsewhere) {
-      const { values, positionals } = parseCommandLine(c, argv, elsewhere);
+      const { values, positionals, tokens } = parseCommandLine(c, argv, elsewhere);
       if (values.help) return { bisect: false, run: async () => (process.stdout.write(`${commandUsage(c)}\n`), 0) };
-      const plan = c.plan(values, positionals);
+      const plan = c.plan(values, positionals, tokens);
       return { bisect: c.bisect?.(plan) ?? false, run: () => c.run(plan) };
     },
   };

@@ -19,6 +19,9 @@ export const warnControl = resolve(controlsDir, 'warn-at-boot');
 /** The reference series with one guarantee broken each (harness/selftest.ts kernelControls): selftest on the series runs them. */
 const kernelControlPatches = kernelControls.map((k) => resolve(import.meta.dirname, '..', '..', k.patches));
 
+/** Upstream PCI live update v7 + VFIO live update v5 on 7.3.4, where the workspace has it (../shared beside the repo). */
+export const upstreamSeries = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'upstream', 'vfio-pci-lu-v5');
+
 /** A hard-linked copy of the unpacked Debian source without the cache's objects: what a developer's tree looks like. */
 export async function treeCopy(): Promise<string> {
   const src = join(cacheDir(), 'src');
@@ -37,5 +40,6 @@ export async function treeCopy(): Promise<string> {
 /** `vfio-handover build` arguments for the kernels an e2e file runs besides the default, which must exist first
  * (the patched ones seed from its objects, the tree is copied from its source). */
 export async function otherKernels(): Promise<string[][]> {
-  return [['--kernel', referenceSeries], ['--patches', goodPatches], ['--patches', warnControl], ['--patches', noGetPaControl], ['--patches', oneHopControl], ...kernelControlPatches.map((p) => ['--patches', p]), ['--kernel', `tree:${await treeCopy()}`]];
+  const upstream = existsSync(upstreamSeries) ? [['--patches', upstreamSeries]] : [];
+  return [['--kernel', referenceSeries], ...upstream, ['--patches', goodPatches], ['--patches', warnControl], ['--patches', noGetPaControl], ['--patches', oneHopControl], ...kernelControlPatches.map((p) => ['--patches', p]), ['--kernel', `tree:${await treeCopy()}`]];
 }
