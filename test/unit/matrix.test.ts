@@ -1,8 +1,10 @@
 // The claims matrix from recorded real runs: each claim placed by the assertions that stand for it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { allAssertions, type Case } from '../../cases/case.ts';
-import { claimOfAssertion, splitQualified } from '../../cases/claims.ts';
+import { claimOfAssertion, claimsTable, splitQualified } from '../../cases/claims.ts';
 import { allCases } from '../../cases/index.ts';
 import { claims, type Claim } from '../../kernels/capabilities.ts';
 import { matrixColumns } from '../../harness/commands/matrix.ts';
@@ -35,6 +37,12 @@ const onReference = {
 const status = (cells: ReturnType<typeof kernelCells>) => Object.fromEntries(cells.map((c) => [c.claim, c.status]));
 
 describe('claims', () => {
+  it("is README's claims table, row for row", () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const table = /<!-- claims:begin -->\n([^]*?)\n<!-- claims:end -->/.exec(readme)?.[1];
+    expect(table?.split('\n')).toEqual(claimsTable(allCases, claims));
+  });
+
   it('puts every assertion of every case in exactly one claim, and every claim is asserted somewhere', () => {
     const used = new Set<Claim>();
     for (const c of allCases) for (const q of allAssertions(c)) used.add(claimOfAssertion(c, splitQualified(q).stage, splitQualified(q).name));
