@@ -109,6 +109,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
         cpus: c.cpus ?? 1,
         numaNodes: c.numaNodes,
         devices,
+        consoleFile: consoleLog,
         resultSocket: join(ctx.outDir, `.${c.name}.sock`),
         qmpSocket: join(ctx.outDir, `.${c.name}.qmp`),
       },
@@ -119,7 +120,6 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
             enter('boot');
           }
           obs.console += chunk;
-          appendFileSync(consoleLog, chunk);
           if (phase !== 'boot') silence.progress(Date.now());
         },
         result(line) {

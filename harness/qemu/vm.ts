@@ -1,8 +1,9 @@
-// One QEMU process: console on stdout, the agent's result channel on a unix socket we listen on.
+// One QEMU process: console into a file we follow, the agent's result channel on a unix socket we listen on.
 // Every VM is registered so none outlives the harness, on normal exit, error or Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { rmSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { onPath } from '../host-deps.ts';
 import { qemuArgv, type VmSpec } from './argv.ts';
 import { vcpuStates } from './qmp.ts';
@@ -14,6 +15,43 @@ export interface VmHandlers {
 }
 
 const live = new Set<ChildProcess>();
+
+/**
+ * QEMU's stdout is the console file itself: a regular file never refuses a write. A pipe that the harness
+ * drains late (two cores, kernel builds beside us) fills, and then QEMU's 16550 and the guest's console
+ * driver give up on the byte and drop it: consoles with letters missing, and a match on them failing.
+ */
+class ConsoleFile {
+  private readonly fd: number;
+  private offset = 0;
+  private readonly decoder = new StringDecoder('utf8');
+  private readonly buf = Buffer.alloc(64 * 1024);
+
+  constructor(
+    path: string,
+    private readonly sink: (chunk: string) => void,
+  ) {
+    this.fd = openSync(path, 'r');
+  }
+
+  /** Everything QEMU wrote since the last call. */
+  drain(): void {
+    for (;;) {
+      const n = readSync(this.fd, this.buf, 0, this.buf.length, this.offset);
+      if (n <= 0) return;
+      this.offset += n;
+      const text = this.decoder.write(this.buf.subarray(0, n));
+      if (text) this.sink(text);
+    }
+  }
+
+  close(): void {
+    this.drain();
+    const rest = this.decoder.end();
+    if (rest) this.sink(rest);
+    closeSync(this.fd);
+  }
+}
 
 function killAll(): void {
   for (const p of live) {
@@ -48,7 +86,8 @@ export class Vm {
     private readonly qmpSocket?: string,
   ) {}
 
-  static async start(spec: VmSpec, h: VmHandlers): Promise<Vm> {
+  /** consoleFile: where QEMU writes the console (its stdout), which the handlers are fed from as it grows. */
+  static async start(spec: VmSpec & { consoleFile: string }, h: VmHandlers): Promise<Vm> {
     hookExit();
     rmSync(spec.resultSocket, { force: true });
     let partial = '';
@@ -76,11 +115,13 @@ export class Vm {
     const argv = qemuArgv(spec);
     const [cmd, args] = setpriv ? [setpriv, ['--pdeathsig', 'SIGKILL', '--', spec.qemu, ...argv]] : [spec.qemu, argv];
     // spawn, not proc.ts/execa: QEMU lives as long as its case, streams to handlers and is killed as a process group.
-    const proc = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = openSync(spec.consoleFile, 'w');
+    const proc = spawn(cmd, args, { detached: true, stdio: ['ignore', out, 'pipe'] });
+    closeSync(out);
     live.add(proc);
+    const consoleFile = new ConsoleFile(spec.consoleFile, h.console);
+    const follow = setInterval(() => consoleFile.drain(), 50);
     let stderr = '';
-    proc.stdout!.setEncoding('utf8');
-    proc.stdout!.on('data', (c: string) => h.console(c));
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (c: string) => {
       if (stderr.length < 8192) stderr += c;
@@ -91,6 +132,8 @@ export class Vm {
     });
     proc.on('close', (code, signal) => {
       live.delete(proc);
+      clearInterval(follow);
+      consoleFile.close();
       // What QEMU wrote to the result socket just before it exited may still be in flight.
       const settle = open === 0 ? Promise.resolve() : new Promise<void>((r) => ((drained = r), setTimeout(r, 1000)));
       void settle.then(() => {
