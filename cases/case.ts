@@ -11,6 +11,8 @@ export interface CaseDevice {
   rootBus?: boolean;
   /** A blank raw disk of this many MiB as the device's drive (nvme): made for the run, removed after it. */
   driveMiB?: number;
+  /** The drive serves at most this many requests a second (QEMU's throttling.iops-total): I/O that outlasts a kexec. */
+  driveIops?: number;
 }
 
 /** One boot of the case: stage 1 is the first kernel, stage N+1 the kernel after the Nth kexec. */

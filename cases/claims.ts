@@ -15,6 +15,7 @@ const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
   [A.bus_master_kept]: 'vfio-running',
   [A.not_reset]: 'vfio-running',
   [A.nvme_io_resumes]: 'vfio-running',
+  [A.dma_in_flight_landed]: 'vfio-running',
   [A.preserve_device_fd]: 'vfio-preserve',
   [A.retrieve_device_fd]: 'vfio-preserve',
   [A.luo_create_session]: 'memfd-preserve',

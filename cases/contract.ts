@@ -58,6 +58,8 @@ export const A = names([
   'nvme_io_queues',
   'nvme_write_read',
   'nvme_io_resumes',
+  'dma_in_flight_issued',
+  'dma_in_flight_landed',
 ]);
 
 export type AssertionName = keyof typeof A;
@@ -66,7 +68,7 @@ export type AssertionName = keyof typeof A;
 export const kexecReboot = 'kexec_reboot';
 
 /** The cases the agent knows, by name (guests/agent/cases.c: VH_CASE_<NAME>). */
-export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover']);
+export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec']);
 
 export type CaseName = keyof typeof CASE;
 

@@ -29,13 +29,14 @@ export function handoff(o: HandoffOptions): AssertionName[] {
 }
 
 /** A later stage taking the preserved device back from LUO, as the agent's retrieve_device() reports it. */
-export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean; nvme?: boolean }): AssertionName[] {
+export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean; nvme?: boolean; inFlight?: boolean }): AssertionName[] {
   return [
     A.state_crossed_kexec,
     A.device_driver_before_userspace,
     ...(o.native ? [A.native_driver_never_probed] : []),
     A.bus_master_before_open,
     ...(o.dma ? memfdBack.slice(1) : []),
+    ...(o.inFlight ? [A.dma_in_flight_landed] : []),
     A.bind_before_retrieve_refused,
     A.retrieve_device_fd,
     ...(o.iommufd ? [A.retrieve_iommufd] : []),
@@ -52,13 +53,14 @@ export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean;
 /** The steps that end the last stage. */
 export const lastStageEnd: AssertionName[] = [A.luo_finish, A.sandbox_no_refusals];
 
-/** nvme with its admin and I/O queues in the preserved memfd (the shape of SPDK and DPDK), handed over running. */
-export function nvmeHandover(): Stage[] {
+/** nvme with its admin and I/O queues in the preserved memfd (the shape of SPDK and DPDK), handed over running;
+ * with inFlight, reads issued before the kexec land during it (dma-across-kexec). */
+export function nvmeHandover(o: { inFlight: boolean } = { inFlight: false }): Stage[] {
   const mapped: AssertionName[] = [A.ioas_map_file, A.vmpin_equals_mapped, A.get_pa_every_page];
-  const nvme: AssertionName[] = [A.nvme_controller_ready, A.nvme_identify, A.nvme_io_queues, A.nvme_write_read];
+  const nvme: AssertionName[] = [A.nvme_controller_ready, A.nvme_identify, A.nvme_io_queues, A.nvme_write_read, ...(o.inFlight ? [A.dma_in_flight_issued] : [])];
   return [
     { assertions: [...rebind, ...mapped, ...nvme, ...handoff({ memfd: true, device: true, iommufd: false })] },
-    { assertions: [...deviceBack({ dma: true, native: false, iommufd: false, nvme: true }), A.unmap_restores_vmpin, ...lastStageEnd] },
+    { assertions: [...deviceBack({ dma: true, native: false, iommufd: false, nvme: true, inFlight: o.inFlight }), A.unmap_restores_vmpin, ...lastStageEnd] },
   ];
 }
 

@@ -9,9 +9,10 @@ import onlyVfio from './only-vfio.ts';
 import kexecChain from './kexec-chain.ts';
 import memfdChain from './memfd-chain.ts';
 import nvmeHandover from './nvme-handover.ts';
+import dmaAcrossKexec from './dma-across-kexec.ts';
 import { UsageError } from '../harness/errors.ts';
 
-export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover];
+export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec];
 
 export function pickCases(names: string[]): Case[] {
   if (names.length === 0) return allCases;

@@ -176,7 +176,7 @@ export function caseDevices(c: Case, arch: Arch, dir: string): VmDevice[] {
     const path = join(dir, `.${c.name}.${i}.img`);
     writeFileSync(path, '');
     truncateSync(path, mib * 1024 * 1024);
-    return { ...d, drive: path };
+    return { ...d, drive: path, driveIops: c.devices[i]!.driveIops };
   });
 }
 

@@ -34,6 +34,7 @@ struct flow {
 	int preserve_iommufd; /* PRESERVE_FD of the iommufd */
 	int native;           /* the device has an in-kernel driver (only-vfio) */
 	int nvme;             /* the DMA engine is nvme, its queues in the memfd, instead of edu */
+	uint32_t in_flight;   /* nvme reads left in flight across the kexec */
 };
 
 /* What one stage hands the next, in a LUO-preserved memfd of its own session. */
@@ -187,6 +188,8 @@ static void stage_first(struct handover *h)
 	if (h->f->nvme) {
 		map_new_buffer(h);
 		nvme_first_stage(d, &h->buf, &h->nvme);
+		if (h->f->in_flight)
+			nvme_issue_in_flight(&h->nvme, &h->buf, h->f->in_flight);
 		return;
 	}
 	assert_edu_bar0(d);
@@ -232,31 +235,6 @@ static int retrieve_state(struct handover *h)
 	return 0;
 }
 
-static void retrieve_buffer(struct handover *h)
-{
-	int fd;
-
-	if (step(VH_A_LUO_RETRIEVE_MEMFD)) {
-		h->in_dma = luo_retrieve_session(h->luofd, "vh-dma");
-		fd = h->in_dma < 0 ? h->in_dma : luo_retrieve(h->in_dma, TOKEN_MEMFD);
-		if (fd >= 0)
-			fd = dmabuf_adopt(&h->buf, fd, (int)h->prev.pages, IOVA) ?: fd;
-		if (fd < 0)
-			fail_hard(VH_A_LUO_RETRIEVE_MEMFD, "retrieve", -fd, "RETRIEVE_SESSION(vh-dma) and RETRIEVE_FD of the DMA memfd", "failed");
-		else
-			pass(VH_A_LUO_RETRIEVE_MEMFD);
-	}
-	if (step(VH_A_MEMFD_BYTES_IDENTICAL)) {
-		uint64_t digest = dmabuf_digest(&h->buf);
-
-		if (digest != h->prev.digest)
-			fail_soft(VH_A_MEMFD_BYTES_IDENTICAL, "retrieve", 0, "the digest of the previous stage's bytes", "0x%016llx, was 0x%016llx",
-				  (unsigned long long)digest, (unsigned long long)h->prev.digest);
-		else
-			pass(VH_A_MEMFD_BYTES_IDENTICAL);
-	}
-}
-
 /* PCI_COMMAND as the kernel left it, read through sysfs before anything opens the device. */
 static int sysfs_command(const char *bdf, uint16_t *cmd)
 {
@@ -275,6 +253,42 @@ static int sysfs_command(const char *bdf, uint16_t *cmd)
 		return n < 0 ? -errno : -EIO;
 	*cmd = (uint16_t)(b[0] | b[1] << 8);
 	return 0;
+}
+
+/* The memfd's digest, less the pages reads in flight across the kexec may still be writing. */
+static uint64_t digest_of(const struct handover *h)
+{
+	return dmabuf_digest_except(&h->buf, h->f->in_flight ? nvme_in_flight_pages(h->f->in_flight) : 0);
+}
+
+static void retrieve_buffer(struct handover *h)
+{
+	int fd;
+
+	if (step(VH_A_LUO_RETRIEVE_MEMFD)) {
+		h->in_dma = luo_retrieve_session(h->luofd, "vh-dma");
+		fd = h->in_dma < 0 ? h->in_dma : luo_retrieve(h->in_dma, TOKEN_MEMFD);
+		if (fd >= 0)
+			fd = dmabuf_adopt(&h->buf, fd, (int)h->prev.pages, IOVA) ?: fd;
+		if (fd < 0)
+			fail_hard(VH_A_LUO_RETRIEVE_MEMFD, "retrieve", -fd, "RETRIEVE_SESSION(vh-dma) and RETRIEVE_FD of the DMA memfd", "failed");
+		else
+			pass(VH_A_LUO_RETRIEVE_MEMFD);
+	}
+	if (step(VH_A_MEMFD_BYTES_IDENTICAL)) {
+		uint64_t digest = digest_of(h);
+
+		if (digest != h->prev.digest)
+			fail_soft(VH_A_MEMFD_BYTES_IDENTICAL, "retrieve", 0, "the digest of the previous stage's bytes", "0x%016llx, was 0x%016llx",
+				  (unsigned long long)digest, (unsigned long long)h->prev.digest);
+		else
+			pass(VH_A_MEMFD_BYTES_IDENTICAL);
+	}
+	if (h->f->in_flight) {
+		uint16_t cmd;
+
+		assert_in_flight_landed(&h->nvme, &h->buf, &h->prev.nvme, h->f->in_flight, sysfs_command(h->d.bdf, &cmd) ? -1 : cmd);
+	}
 }
 
 static void assert_driver_before_userspace(const struct handover *h)
@@ -605,7 +619,7 @@ static void state_for_next(const struct handover *h, struct vh_state *st)
 	st->stage = (uint32_t)h->p->stage;
 	st->pages = (uint32_t)(h->buf.len / VH_PAGE);
 	if (h->f->dma)
-		st->digest = dmabuf_digest(&h->buf);
+		st->digest = digest_of(h);
 	if (h->f->nvme) {
 		nvme_save(&h->nvme, &st->nvme);
 		nvme_read_regs(&h->nvme, &st->nvme_regs);
@@ -729,6 +743,9 @@ static void handoff(struct handover *h)
 	load_next_kernel(h->p);
 	/* After the last sandboxed step of the stage: refusals during preserve and kexec_file_load count. */
 	assert_sandbox_clean();
+	/* The reads that landed after this line and by the next /init landed inside the kexec. */
+	if (h->f->in_flight)
+		ktap_info("in_flight_landed_before_kexec", "%u/%u", nvme_in_flight_landed(&h->buf, h->f->in_flight), h->f->in_flight);
 	if (!ktap_failures())
 		kexec_into_next(h->p);
 }
@@ -810,6 +827,14 @@ int case_only_vfio(const struct plan *p)
 int case_nvme_handover(const struct plan *p)
 {
 	static const struct flow f = { .dma = 1, .preserve_device = 1, .nvme = 1 };
+
+	return run_flow(p, &f);
+}
+
+/* dma-across-kexec: nvme reads issued before the kexec land, through the kexec, in the preserved memfd. */
+int case_dma_across_kexec(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .nvme = 1, .in_flight = 6 };
 
 	return run_flow(p, &f);
 }

@@ -228,15 +228,22 @@ int dmabuf_adopt(struct dmabuf *b, int memfd, int pages, uint64_t iova)
 }
 
 /* FNV-1a over the whole buffer: what crossed the kexec must hash the same. */
-uint64_t dmabuf_digest(const struct dmabuf *b)
+uint64_t dmabuf_digest_except(const struct dmabuf *b, uint64_t skip_pages)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 
 	for (uint64_t i = 0; i < b->len; i++) {
+		if (i / VH_PAGE < 64 && (skip_pages >> (i / VH_PAGE) & 1))
+			continue;
 		h ^= b->va[i];
 		h *= 0x100000001b3ull;
 	}
 	return h;
+}
+
+uint64_t dmabuf_digest(const struct dmabuf *b)
+{
+	return dmabuf_digest_except(b, 0);
 }
 
 static void cheat_said(const char *what, long rc)

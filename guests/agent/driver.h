@@ -52,5 +52,7 @@ int dmabuf_create(struct dmabuf *b, int pages, uint64_t iova);
 /* Maps an existing memfd (one that crossed a kexec) as the DMA buffer. */
 int dmabuf_adopt(struct dmabuf *b, int memfd, int pages, uint64_t iova);
 uint64_t dmabuf_digest(const struct dmabuf *b);
+/* The same, leaving out the pages set in skip_pages (bit i: page i): pages a device may still be writing. */
+uint64_t dmabuf_digest_except(const struct dmabuf *b, uint64_t skip_pages);
 
 #endif

@@ -48,9 +48,9 @@ static void wr64(struct nvme *n, uint32_t off, uint64_t v)
 	wr32(n, off + 4, (uint32_t)(v >> 32));
 }
 
-static void nap_ms(int ms)
+void nap_ms(int ms)
 {
-	struct timespec t = { 0, ms * 1000000L };
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&t, NULL);
 }
@@ -107,8 +107,8 @@ static uint32_t doorbell(const struct nvme *n, uint16_t qid, int completion)
 	return REG_DOORBELLS + (2u * qid + (completion ? 1u : 0u)) * n->doorbell_stride;
 }
 
-/* Submits one command on sq and polls cq for its completion; the command's CID is filled in here. */
-static int submit(struct nvme *n, struct nvme_queue *sq, struct nvme_queue *cq, uint32_t *sqe, uint16_t *status)
+/* Puts one command on sq and rings its doorbell; returns its CID. */
+static uint16_t post(struct nvme *n, struct nvme_queue *sq, uint32_t *sqe)
 {
 	uint16_t cid = ++n->cid;
 
@@ -117,6 +117,13 @@ static int submit(struct nvme *n, struct nvme_queue *sq, struct nvme_queue *cq, 
 	sq->tail = (uint16_t)((sq->tail + 1) % NVME_QUEUE_DEPTH);
 	__sync_synchronize();
 	wr32(n, doorbell(n, sq->qid, 0), sq->tail);
+	return cid;
+}
+
+/* Submits one command on sq and polls cq for its completion; the command's CID is filled in here. */
+static int submit(struct nvme *n, struct nvme_queue *sq, struct nvme_queue *cq, uint32_t *sqe, uint16_t *status)
+{
+	uint16_t cid = post(n, sq, sqe);
 	for (uint64_t t0 = now_ms(); now_ms() - t0 < POLL_MS;) {
 		volatile uint32_t *cqe = (volatile uint32_t *)(cq->entries + (size_t)cq->head * CQE_SIZE);
 
@@ -173,15 +180,58 @@ int nvme_create_io_queues(struct nvme *n, uint16_t *status)
 	return submit(n, &n->asq, &n->acq, sqe, status);
 }
 
-int nvme_rw(struct nvme *n, int write, uint64_t lba, uint64_t pa, uint16_t *status)
+static void rw_sqe(uint32_t *sqe, int write, uint64_t lba, uint64_t pa)
 {
-	uint32_t sqe[SQE_SIZE / 4];
-
 	sqe_init(sqe, write ? OP_WRITE : OP_READ, 1, pa);
 	sqe[10] = (uint32_t)lba;
 	sqe[11] = (uint32_t)(lba >> 32);
 	sqe[12] = PAGE / 512 - 1; /* 0-based block count, 512-byte blocks */
+}
+
+int nvme_rw(struct nvme *n, int write, uint64_t lba, uint64_t pa, uint16_t *status)
+{
+	uint32_t sqe[SQE_SIZE / 4];
+
+	rw_sqe(sqe, write, lba, pa);
 	return submit(n, &n->iosq, &n->iocq, sqe, status);
+}
+
+void nvme_read_nowait(struct nvme *n, uint64_t lba, uint64_t pa)
+{
+	uint32_t sqe[SQE_SIZE / 4];
+
+	rw_sqe(sqe, 0, lba, pa);
+	post(n, &n->iosq, sqe);
+}
+
+uint32_t nvme_completions_since(const struct nvme *n, const struct nvme_cursor *c, uint32_t max, uint32_t *failed)
+{
+	uint16_t head = c->iocq_head, phase = c->iocq_phase;
+	uint32_t got = 0;
+
+	*failed = 0;
+	while (got < max) {
+		const volatile uint32_t *cqe = (const volatile uint32_t *)(n->iocq.entries + (size_t)head * CQE_SIZE);
+
+		if (((cqe[3] >> 16) & 1) != phase)
+			break;
+		if (cqe[3] >> 17)
+			(*failed)++;
+		got++;
+		head = (uint16_t)((head + 1) % NVME_QUEUE_DEPTH);
+		if (!head)
+			phase ^= 1;
+	}
+	return got;
+}
+
+void nvme_consumed(struct nvme_cursor *c, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		c->iocq_head = (uint16_t)((c->iocq_head + 1) % NVME_QUEUE_DEPTH);
+		if (!c->iocq_head)
+			c->iocq_phase ^= 1;
+	}
 }
 
 void nvme_read_regs(const struct nvme *n, struct nvme_regs *r)

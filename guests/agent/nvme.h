@@ -6,7 +6,7 @@
 
 #define NVME_QUEUE_DEPTH 16u
 /* Pages of the DMA buffer, in order: queues first, then the Identify page, then data. */
-enum nvme_page { NVME_ASQ, NVME_ACQ, NVME_IOSQ, NVME_IOCQ, NVME_IDENTIFY, NVME_DATA, NVME_PAGES_MIN = NVME_DATA + 2 };
+enum nvme_page { NVME_ASQ, NVME_ACQ, NVME_IOSQ, NVME_IOCQ, NVME_IDENTIFY, NVME_DATA, NVME_IN_FLIGHT = NVME_DATA + 2 };
 
 struct nvme_queue {
 	uint8_t *entries;
@@ -45,7 +45,15 @@ int nvme_identify(struct nvme *n, uint16_t *status);
 int nvme_create_io_queues(struct nvme *n, uint16_t *status);
 /* One 4 KiB transfer between namespace 1 at lba and a page of the buffer; 0 or -errno, *status as above. */
 int nvme_rw(struct nvme *n, int write, uint64_t lba, uint64_t pa, uint16_t *status);
+/* Queues one 4 KiB read into pa and returns at once: it completes whenever the device gets to it. */
+void nvme_read_nowait(struct nvme *n, uint64_t lba, uint64_t pa);
+/* Completions on I/O queue 1 past the cursor, read from the queue in memory (up to max; *failed: with an error status). */
+uint32_t nvme_completions_since(const struct nvme *n, const struct nvme_cursor *c, uint32_t max, uint32_t *failed);
+/* The cursor after the driver took count completions. */
+void nvme_consumed(struct nvme_cursor *c, uint32_t count);
 void nvme_read_regs(const struct nvme *n, struct nvme_regs *r);
+/* Polling's pause. */
+void nap_ms(int ms);
 void nvme_describe_regs(const struct nvme_regs *r, char *out, size_t cap);
 void nvme_save(const struct nvme *n, struct nvme_cursor *c);
 void nvme_restore(struct nvme *n, const struct nvme_cursor *c);

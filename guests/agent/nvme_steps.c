@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <linux/pci_regs.h>
+#include <time.h>
 
 #define NVME_LBA 8 /* where stage 1 writes its page: not block 0, which a native driver would read first */
 #define SERIAL "vh-nvme"
@@ -184,4 +185,115 @@ void assert_nvme_io_resumes(struct vdev *d, struct dmabuf *b, struct nvme *n, co
 		pass(name);
 	if (last)
 		nvme_disable(n);
+}
+
+#define IN_FLIGHT_LBA 64  /* the namespace blocks the in-flight reads come from, 8 per page */
+#define NOT_LANDED 0xee   /* what a target page holds until its read lands */
+#define LAND_WAIT_MS 15000 /* after /init, for reads the throttled drive has not served yet */
+
+/* What target page i holds once its read landed: what stage 1 wrote at its blocks. */
+static void in_flight_pattern(uint8_t *p, uint32_t i)
+{
+	for (uint32_t j = 0; j < VH_PAGE; j++)
+		p[j] = (uint8_t)(0x5a ^ (i * 131u) ^ (j * 7u) ^ (j >> 8));
+}
+
+static uint8_t *target(struct dmabuf *b, uint32_t i)
+{
+	return b->va + (size_t)(NVME_IN_FLIGHT + i) * VH_PAGE;
+}
+
+uint64_t nvme_in_flight_pages(uint32_t count)
+{
+	uint64_t mask = 1ull << NVME_IOCQ;
+
+	for (uint32_t i = 0; i < count; i++)
+		mask |= 1ull << (NVME_IN_FLIGHT + i);
+	return mask;
+}
+
+void nvme_issue_in_flight(struct nvme *n, struct dmabuf *b, uint32_t count)
+{
+	const char *name = VH_A_DMA_IN_FLIGHT_ISSUED;
+	uint16_t status = 0;
+	char why[64];
+	int err = 0;
+
+	if (!step(name))
+		return;
+	for (uint32_t i = 0; i < count && !err; i++) {
+		in_flight_pattern(target(b, i), i);
+		err = nvme_rw(n, 1, IN_FLIGHT_LBA + 8u * i, b->pa[NVME_IN_FLIGHT + i], &status);
+	}
+	if (err) {
+		fail_soft(name, "nvme", -err, "the patterns written to the namespace", "%s", err_text(err, status, why, sizeof(why)));
+		return;
+	}
+	for (uint32_t i = 0; i < count; i++)
+		memset(target(b, i), NOT_LANDED, VH_PAGE);
+	__sync_synchronize();
+	/* Not waited for: the throttled drive serves them one by one while this kernel hands over and the next boots. */
+	for (uint32_t i = 0; i < count; i++)
+		nvme_read_nowait(n, IN_FLIGHT_LBA + 8u * i, b->pa[NVME_IN_FLIGHT + i]);
+	pass(name);
+}
+
+/* Each target page: landed (the pattern), not landed (untouched), or torn (anything else). */
+static void count_landed(struct dmabuf *b, uint32_t count, uint32_t *landed, uint32_t *torn)
+{
+	uint8_t want[VH_PAGE];
+
+	*landed = *torn = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		const uint8_t *p = target(b, i);
+		int untouched = 1;
+
+		in_flight_pattern(want, i);
+		if (!memcmp(p, want, VH_PAGE)) {
+			(*landed)++;
+			continue;
+		}
+		for (uint32_t j = 0; j < VH_PAGE && untouched; j++)
+			untouched = p[j] == NOT_LANDED;
+		*torn += !untouched;
+	}
+}
+
+uint32_t nvme_in_flight_landed(struct dmabuf *b, uint32_t count)
+{
+	uint32_t landed, torn;
+
+	count_landed(b, count, &landed, &torn);
+	return landed;
+}
+
+void assert_in_flight_landed(struct nvme *n, struct dmabuf *b, struct nvme_cursor *c, uint32_t count, int command)
+{
+	const char *name = VH_A_DMA_IN_FLIGHT_LANDED;
+	uint32_t landed, torn, at_init, done, failed = 0;
+	uint64_t t0 = now_ms();
+	char master[64] = "";
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	if (command >= 0 && !(command & PCI_COMMAND_MASTER))
+		snprintf(master, sizeof(master), "; bus master cleared across the kexec (PCI_COMMAND 0x%04x)", command);
+	n->iocq.entries = b->va + (size_t)NVME_IOCQ * VH_PAGE;
+	count_landed(b, count, &at_init, &torn);
+	landed = at_init;
+	while (landed + torn < count && now_ms() - t0 < LAND_WAIT_MS) {
+		nap_ms(20);
+		count_landed(b, count, &landed, &torn);
+	}
+	/* The device's own record: completions it wrote into the queue in the preserved memfd. */
+	done = nvme_completions_since(n, c, count, &failed);
+	nvme_consumed(c, done);
+	ktap_info("in_flight_landed_by_init", "%u/%u", at_init, count);
+	ktap_info("in_flight_completions", "%u (%u with an error status)", done, failed);
+	if (landed != count || done != count || failed)
+		fail_soft(name, "retrieve", 0, "every read issued before the kexec landed whole in its preserved page, and its completion in the queue",
+			  "%u of %u landed (%u by /init), %u torn, %u completions in the queue, %u with an error status%s", landed, count, at_init, torn,
+			  done, failed, master);
+	else
+		pass(name);
 }

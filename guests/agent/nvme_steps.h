@@ -11,4 +11,14 @@ void assert_nvme_not_reset(struct vdev *d, struct nvme *n, const struct nvme_reg
 /* nvme_io_resumes: the previous stage's page read back through its I/O queue, without reinitialising. */
 void assert_nvme_io_resumes(struct vdev *d, struct dmabuf *b, struct nvme *n, const struct nvme_cursor *c, int last);
 
+/* dma_in_flight_issued: count pages' patterns written to the namespace, then read back into them without waiting. */
+void nvme_issue_in_flight(struct nvme *n, struct dmabuf *b, uint32_t count);
+/* The pages the in-flight reads write (and the completion queue): left out of the memfd's digest (bit i: page i). */
+uint64_t nvme_in_flight_pages(uint32_t count);
+/* How many of the in-flight reads have landed so far. */
+uint32_t nvme_in_flight_landed(struct dmabuf *b, uint32_t count);
+/* dma_in_flight_landed: before anything touches the device, every read landed whole; the cursor takes their completions. */
+/* command: PCI_COMMAND as this kernel found it (negative: unknown), to say why nothing completed. */
+void assert_in_flight_landed(struct nvme *n, struct dmabuf *b, struct nvme_cursor *c, uint32_t count, int command);
+
 #endif

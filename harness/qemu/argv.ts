@@ -12,6 +12,8 @@ export interface VmDevice {
   bus?: number;
   /** A raw image file as the device's drive (-drive if=none, then drive=). */
   drive?: string;
+  /** Requests a second the drive serves at most. */
+  driveIops?: number;
 }
 
 export interface VmSpec {
@@ -53,7 +55,8 @@ export function placeDevices(devices: { model: string; props?: Record<string, st
 function driveArgs(d: VmDevice): { args: string[]; prop: string } {
   if (!d.drive) return { args: [], prop: '' };
   const id = `drive${d.slot}`;
-  return { args: ['-drive', `if=none,id=${id},format=raw,file=${optValue(d.drive)}`], prop: `,drive=${id}` };
+  const throttle = d.driveIops ? `,throttling.iops-total=${d.driveIops}` : '';
+  return { args: ['-drive', `if=none,id=${id},format=raw,file=${optValue(d.drive)}${throttle}`], prop: `,drive=${id}` };
 }
 
 /** The bridge every device off the root bus sits behind. */

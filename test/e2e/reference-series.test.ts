@@ -10,7 +10,7 @@ import { oneHopControl } from './kernels.ts';
 import { controls as selftestControls, kernelControls } from '../../harness/selftest.ts';
 
 const series = 'debian:7.3+noiommu-handover';
-const handover = ['vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'nvme-handover'];
+const handover = ['vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'nvme-handover', 'dma-across-kexec'];
 const runDirOf = (dir: string) => join(dir, readlinkSync(join(dir, 'latest')));
 const subtestOf = (tap: string, name: string) => {
   const from = tap.indexOf(`# Subtest: ${name}\n`);

@@ -24,6 +24,7 @@ const recorded: Record<string, string> = {
   'kexec-chain': 'kexec-chain-reference',
   'memfd-chain': 'memfd-chain-7.3',
   'nvme-handover': 'nvme-handover-reference',
+  'dma-across-kexec': 'dma-across-kexec-reference',
 };
 
 function observed(c: Case) {

@@ -1,0 +1,15 @@
+import { defineCase } from './case.ts';
+import { CASE, CLAIM } from './contract.ts';
+import { nvmeHandover } from './handover-stages.ts';
+
+export default defineCase({
+  name: CASE['dma-across-kexec'],
+  summary: 'nvme reads issued just before the kexec, served by a throttled drive while the kernel is replaced, land whole in the preserved memfd',
+  capabilities: ['base', 'noiommu-iommufd', 'liveupdate'],
+  claims: [CLAIM['vfio-preserve']],
+  // Two requests a second: six reads outlast the kexec and the next kernel's boot to /init.
+  devices: [{ role: 'dma', model: 'nvme', props: { serial: 'vh-nvme' }, driveMiB: 1, driveIops: 2 }],
+  // The nvme pages (guests/agent/nvme.h), then six in-flight targets.
+  params: { pages: 16, stages: 2 },
+  stages: nvmeHandover({ inFlight: true }),
+});
