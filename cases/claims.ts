@@ -16,6 +16,7 @@ const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
   [A.not_reset]: 'vfio-running',
   [A.nvme_io_resumes]: 'vfio-running',
   [A.dma_in_flight_landed]: 'vfio-running',
+  [A.dma_targets_preserved]: 'vfio-running',
   [A.preserve_device_fd]: 'vfio-preserve',
   [A.retrieve_device_fd]: 'vfio-preserve',
   [A.luo_create_session]: 'memfd-preserve',

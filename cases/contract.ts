@@ -59,6 +59,7 @@ export const A = names([
   'nvme_write_read',
   'nvme_io_resumes',
   'dma_in_flight_issued',
+  'dma_targets_preserved',
   'dma_in_flight_landed',
 ]);
 
@@ -102,6 +103,7 @@ export const CHEAT = names([
   'wrong-dma',
   'check-driver',
   'irq-on',
+  'dma-unpreserved',
 ]);
 
 export type Cheat = keyof typeof CHEAT;

@@ -74,6 +74,7 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.nvme_io_queues]: { guarantee: 'an I/O queue pair is created in the memfd', controls: [stream] },
   [A.nvme_write_read]: { guarantee: 'a page written to the namespace reads back byte for byte', controls: [stream] },
   [A.dma_in_flight_issued]: { guarantee: 'reads are queued to the device and left in flight as the kexec starts', controls: [stream] },
+  [A.dma_targets_preserved]: { guarantee: 'DMA in flight across the kexec targets only preserved pages (read from the device\'s submission queue in the memfd)', controls: [{ kind: 'selftest', cheat: CHEAT['dma-unpreserved'] }, stream] },
   [A.dma_in_flight_landed]: { guarantee: 'DMA issued before the kexec lands during it, whole, in the preserved pages, with its completions in the queue', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/bus-master-cleared' }, stream] },
   [A.nvme_io_resumes]: { guarantee: "after the kexec the previous stage's I/O queues work on, without reinitialising the controller", controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/reset-on-open' }, stream] },
 };

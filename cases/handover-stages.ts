@@ -36,7 +36,7 @@ export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean;
     ...(o.native ? [A.native_driver_never_probed] : []),
     A.bus_master_before_open,
     ...(o.dma ? memfdBack.slice(1) : []),
-    ...(o.inFlight ? [A.dma_in_flight_landed] : []),
+    ...(o.inFlight ? [A.dma_targets_preserved, A.dma_in_flight_landed] : []),
     A.bind_before_retrieve_refused,
     A.retrieve_device_fd,
     ...(o.iommufd ? [A.retrieve_iommufd] : []),

@@ -172,6 +172,15 @@ export const controls: Control[] = [
     seen: /the kernel refused the kexec: EBUSY/,
     needs: CLAIM['vfio-preserve'],
   },
+  {
+    cheat: CHEAT['dma-unpreserved'],
+    does: 'leaves a read in flight across the kexec into a page nobody preserved (the next kernel owns it)',
+    guard: "the check of the device's submission queue against the preserved pages",
+    caseName: CASE['dma-across-kexec'],
+    caughtBy: `stage2/${A.dma_targets_preserved}`,
+    seen: /^read 6 of 6 \(queue slot \d+\) targets 0x[0-9a-f]+, which no preserved page holds$/,
+    needs: CLAIM['vfio-preserve'],
+  },
 ];
 
 /** What judgeControl needs of a control of either kind. */

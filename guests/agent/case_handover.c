@@ -189,7 +189,7 @@ static void stage_first(struct handover *h)
 		map_new_buffer(h);
 		nvme_first_stage(d, &h->buf, &h->nvme);
 		if (h->f->in_flight)
-			nvme_issue_in_flight(&h->nvme, &h->buf, h->f->in_flight);
+			nvme_issue_in_flight(d, &h->nvme, &h->buf, h->f->in_flight, !strcmp(h->p->cheat, VH_CHEAT_DMA_UNPRESERVED));
 		return;
 	}
 	assert_edu_bar0(d);
@@ -287,6 +287,7 @@ static void retrieve_buffer(struct handover *h)
 	if (h->f->in_flight) {
 		uint16_t cmd;
 
+		assert_in_flight_targets(&h->buf, &h->prev.nvme, h->f->in_flight, h->prev.pa, h->prev.pages);
 		assert_in_flight_landed(&h->nvme, &h->buf, &h->prev.nvme, h->f->in_flight, sysfs_command(h->d.bdf, &cmd) ? -1 : cmd);
 	}
 }

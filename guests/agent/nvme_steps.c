@@ -190,6 +190,8 @@ void assert_nvme_io_resumes(struct vdev *d, struct dmabuf *b, struct nvme *n, co
 #define IN_FLIGHT_LBA 64  /* the namespace blocks the in-flight reads come from, 8 per page */
 #define NOT_LANDED 0xee   /* what a target page holds until its read lands */
 #define LAND_WAIT_MS 15000 /* after /init, for reads the throttled drive has not served yet */
+#define STRAY_IOVA 0x40000000ull /* far above the preserved buffer's IOVAs */
+#define STRAY_LBA (1ull << 30) /* past the end of any drive a case gives */
 
 /* What target page i holds once its read landed: what stage 1 wrote at its blocks. */
 static void in_flight_pattern(uint8_t *p, uint32_t i)
@@ -212,9 +214,25 @@ uint64_t nvme_in_flight_pages(uint32_t count)
 	return mask;
 }
 
-void nvme_issue_in_flight(struct nvme *n, struct dmabuf *b, uint32_t count)
+/* Negative control (vh.cheat=dma-unpreserved): a page of a buffer nobody preserves, mapped and pinned like the rest. */
+static uint64_t stray_page(struct vdev *d)
+{
+	static struct dmabuf stray;
+	uint64_t bad = 0;
+	int err = dmabuf_create(&stray, 1, STRAY_IOVA);
+
+	if (!err)
+		err = ioas_map_file(d->iommufd, d->ioas, stray.memfd, 0, stray.len, stray.iova);
+	if (!err)
+		err = get_pa_all(d, &stray, &bad);
+	ktap_info("cheat", "the last in-flight read targets an unpreserved page: %s0x%llx", err ? "failed, " : "", (unsigned long long)stray.pa[0]);
+	return err ? 0 : stray.pa[0];
+}
+
+void nvme_issue_in_flight(struct vdev *d, struct nvme *n, struct dmabuf *b, uint32_t count, int stray)
 {
 	const char *name = VH_A_DMA_IN_FLIGHT_ISSUED;
+	uint64_t stray_pa = stray ? stray_page(d) : 0;
 	uint16_t status = 0;
 	char why[64];
 	int err = 0;
@@ -233,8 +251,14 @@ void nvme_issue_in_flight(struct nvme *n, struct dmabuf *b, uint32_t count)
 		memset(target(b, i), NOT_LANDED, VH_PAGE);
 	__sync_synchronize();
 	/* Not waited for: the throttled drive serves them one by one while this kernel hands over and the next boots. */
-	for (uint32_t i = 0; i < count; i++)
+	for (uint32_t i = 0; i < count - 1; i++)
 		nvme_read_nowait(n, IN_FLIGHT_LBA + 8u * i, b->pa[NVME_IN_FLIGHT + i]);
+	/* The stray read asks for blocks past the namespace: the device refuses it, so it never really writes the next
+	 * kernel's memory (when it did, init died of a GP fault), yet its queue entry targets the unpreserved page. */
+	if (stray_pa)
+		nvme_read_nowait(n, STRAY_LBA, stray_pa);
+	else
+		nvme_read_nowait(n, IN_FLIGHT_LBA + 8u * (count - 1), b->pa[NVME_IN_FLIGHT + count - 1]);
 	pass(name);
 }
 
@@ -257,6 +281,36 @@ static void count_landed(struct dmabuf *b, uint32_t count, uint32_t *landed, uin
 			untouched = p[j] == NOT_LANDED;
 		*torn += !untouched;
 	}
+}
+
+/* Whether pa is one of the preserved buffer's pages, as the previous stage recorded them. */
+static int preserved(uint64_t pa, const uint64_t *pages, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (pages[i] == pa)
+			return 1;
+	return 0;
+}
+
+void assert_in_flight_targets(struct dmabuf *b, const struct nvme_cursor *c, uint32_t count, const uint64_t *pages, uint32_t npages)
+{
+	const char *name = VH_A_DMA_TARGETS_PRESERVED;
+	/* The device's own instructions: the submission queue entries in the preserved memfd. */
+	const uint32_t *sq = (const uint32_t *)(b->va + (size_t)NVME_IOSQ * VH_PAGE);
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	for (uint32_t k = 0; k < count; k++) {
+		uint32_t slot = (c->iosq_tail + NVME_QUEUE_DEPTH - count + k) % NVME_QUEUE_DEPTH;
+		uint64_t prp = sq[slot * 16 + 6] | (uint64_t)sq[slot * 16 + 7] << 32;
+
+		if (!preserved(prp, pages, npages)) {
+			fail_soft(name, "retrieve", 0, "every read in flight across the kexec targets a page the previous kernel preserved",
+				  "read %u of %u (queue slot %u) targets 0x%llx, which no preserved page holds", k + 1, count, slot, (unsigned long long)prp);
+			return;
+		}
+	}
+	pass(name);
 }
 
 uint32_t nvme_in_flight_landed(struct dmabuf *b, uint32_t count)

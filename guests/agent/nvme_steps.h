@@ -11,8 +11,11 @@ void assert_nvme_not_reset(struct vdev *d, struct nvme *n, const struct nvme_reg
 /* nvme_io_resumes: the previous stage's page read back through its I/O queue, without reinitialising. */
 void assert_nvme_io_resumes(struct vdev *d, struct dmabuf *b, struct nvme *n, const struct nvme_cursor *c, int last);
 
-/* dma_in_flight_issued: count pages' patterns written to the namespace, then read back into them without waiting. */
-void nvme_issue_in_flight(struct nvme *n, struct dmabuf *b, uint32_t count);
+/* dma_in_flight_issued: count pages' patterns written to the namespace, then read back into them without waiting;
+ * stray: the last read goes to a page nobody preserves instead (a negative control). */
+void nvme_issue_in_flight(struct vdev *d, struct nvme *n, struct dmabuf *b, uint32_t count, int stray);
+/* dma_targets_preserved: the submission queue's in-flight entries target only preserved pages (pages: npages PAs). */
+void assert_in_flight_targets(struct dmabuf *b, const struct nvme_cursor *c, uint32_t count, const uint64_t *pages, uint32_t npages);
 /* The pages the in-flight reads write (and the completion queue): left out of the memfd's digest (bit i: page i). */
 uint64_t nvme_in_flight_pages(uint32_t count);
 /* How many of the in-flight reads have landed so far. */
