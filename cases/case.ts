@@ -36,6 +36,8 @@ export interface Case {
   memoryMiB?: number;
   /** Split guest memory over this many NUMA nodes (default 1); nodes past the vCPUs have memory only. */
   numaNodes?: number;
+  /** QEMU trace events whose host-side times the judge reads (device completions across a kexec), only lines containing `only`. */
+  deviceEvents?: { events: string[]; only?: string };
   /** vCPUs (default 1): a second one buys nothing but cross-vCPU rendezvous under TCG (issue 11's boot hang). */
   cpus?: number;
 }

@@ -11,5 +11,7 @@ export default defineCase({
   devices: [{ role: 'dma', model: 'nvme', props: { serial: 'vh-nvme' }, driveMiB: 1, driveIops: 2 }],
   // The nvme pages (guests/agent/nvme.h), then six in-flight targets.
   params: { pages: 16, stages: 2 },
+  // Each completion the device posts, timed by QEMU: the device-side gap across the kexec.
+  deviceEvents: { events: ['pci_nvme_enqueue_req_completion'], only: ' cqid 1 ' },
   stages: nvmeHandover({ inFlight: true }),
 });

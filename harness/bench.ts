@@ -20,6 +20,8 @@ export interface BenchSummary {
   /** Suite wall times (ms), serial and with --jobs 2, when measured. */
   suite?: { serialMs: number; jobs2Ms: number; ratio: number };
   build?: { coldSeconds?: number; warmMs: number; series?: { seconds?: number; seeded?: boolean } };
+  /** dma-across-kexec once: the longest the device went without completing I/O across the kexec, and the next kernel's boot. */
+  deviceGap?: { gapMs?: number; bootMs?: number; why?: string };
 }
 
 /** Medians of every timing each kind reported in all its rounds. */
@@ -43,6 +45,9 @@ export function benchTable(b: BenchSummary): string[] {
   for (const [k, v] of Object.entries(b.handover)) rows.push(row(`handover ${k}`, v)!);
   rows.push(`ratio handover/bare: ${b.ratio.toFixed(2)}`);
   if (b.suite) rows.push(`suite serial ${b.suite.serialMs} ms, --jobs 2 ${b.suite.jobs2Ms} ms: ratio jobs2/serial: ${b.suite.ratio.toFixed(2)}`);
+  const g = b.deviceGap;
+  if (g?.gapMs !== undefined && g.bootMs) rows.push(`device gap across the kexec ${g.gapMs} ms, stage-2 boot to /init ${g.bootMs} ms: ratio gap/boot: ${(g.gapMs / g.bootMs).toFixed(2)}`);
+  else if (g) rows.push(`device gap across the kexec: not measured (${g.why ?? 'no device completion after the kexec'})`);
   if (b.build) rows.push(`kernel build: cold ${b.build.coldSeconds ?? '?'} s (recorded when built), warm ${b.build.warmMs} ms`);
   const s = b.build?.series;
   if (s) rows.push(`reference series build: ${s.seconds ?? '?'} s ${s.seeded ? 'on the default build\'s objects' : 'from scratch'} (recorded when built)`);

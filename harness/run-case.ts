@@ -1,5 +1,5 @@
 // Runs one case in one VM: phases with their own timeouts, channels saved as they arrive.
-import { appendFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Case } from '../cases/case.ts';
 import { marker, word, type Key } from '../cases/contract.ts';
@@ -12,6 +12,7 @@ import type { Arch } from './qemu/arch.ts';
 import { bdfOf, placeDevices, type VmDevice } from './qemu/argv.ts';
 import { Vm } from './qemu/vm.ts';
 import { describeVcpus } from './qemu/qmp.ts';
+import { traceTimes } from './qemu/trace.ts';
 import { Silence } from './silence.ts';
 import { judge, skipped, type CaseResult, type Observation } from './verdict.ts';
 
@@ -82,6 +83,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   const devices = caseDevices(c, ctx.arch, ctx.outDir);
   const consoleLog = join(ctx.outDir, `${c.name}.console.log`);
   const resultLog = join(ctx.outDir, `${c.name}.result.log`);
+  const traceLog = join(ctx.outDir, `${c.name}.trace.log`);
   writeFileSync(consoleLog, '');
   writeFileSync(resultLog, '');
   const obs: Observation = { resultLines: [], resultTimes: [], console: '', timings: {} };
@@ -112,6 +114,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
         consoleFile: consoleLog,
         resultSocket: join(ctx.outDir, `.${c.name}.sock`),
         qmpSocket: join(ctx.outDir, `.${c.name}.qmp`),
+        ...(c.deviceEvents ? { trace: { events: c.deviceEvents.events, file: traceLog } } : {}),
       },
       {
         console(chunk) {
@@ -164,6 +167,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   await exited;
   clearInterval(ticker);
   for (const d of devices) if (d.drive) rmSync(d.drive, { force: true });
+  if (c.deviceEvents && existsSync(traceLog)) obs.deviceEvents = traceTimes(readFileSync(traceLog, 'utf8'), t0, c.deviceEvents.only);
   obs.timings!.wall_ms = Date.now() - t0;
   return judge(c, obs, { require: ctx.require });
 }

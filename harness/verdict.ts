@@ -10,6 +10,7 @@ import { AGENT, BAIL, DMA_MARK, INFO, INFO_PREFIX, infoLine, kexecReboot, marker
 import { claims, type Claim } from '../kernels/capabilities.ts';
 import { warningsAllowlist, type AllowedWarning } from '../kernels/warnings-allowlist.ts';
 import { ConsoleWatch, type Splat } from './console-watch.ts';
+import { longestGap } from './qemu/trace.ts';
 
 /** pass/fail/skip: what the kernel did. error: the guest broke (panic, oops, agent crash, silence).
  * miss: the VM never ran or QEMU died under it, so nothing is known about the kernel. */
@@ -46,6 +47,8 @@ export interface Observation {
   resultTimes?: number[];
   console: string;
   exit?: { code: number | null; signal: string | null; stderr: string };
+  /** When the device did what the case traces (ms since QEMU started, host clock): completions across a kexec. */
+  deviceEvents?: number[];
   /** Set when the runner gave up waiting (and killed QEMU itself). */
   timeout?: { phase: string; seconds: number; vcpus?: string };
   timings?: Record<string, number>;
@@ -165,7 +168,7 @@ function timeOf(seg: Segment | undefined, is: (line: string) => boolean): number
   return i < 0 ? undefined : seg.times[i];
 }
 
-function stageTimings(segs: Segment[], into: Record<string, number>): void {
+function stageTimings(segs: Segment[], into: Record<string, number>, deviceEvents?: number[]): void {
   for (const seg of segs) {
     const up = /uptime_ms=(\d+)/.exec(seg.lines[0] ?? '')?.[1];
     if (up) into[`stage${seg.stage}_boot_to_init_ms`] = Number(up);
@@ -175,6 +178,9 @@ function stageTimings(segs: Segment[], into: Record<string, number>): void {
     const last = timeOf(seg, (l) => l === infoLine(INFO.dma_mark, DMA_MARK.last));
     const first = timeOf(next, (l) => l === infoLine(INFO.dma_mark, DMA_MARK.first));
     if (last !== undefined && first !== undefined) into[`blackout${seg.stage}_ms`] = first - last;
+    // The device's side: the longest it went without completing anything, from before the kexec to after the next /init.
+    const gap = deviceEvents && kexecAt !== undefined && next?.times[0] !== undefined ? longestGap(deviceEvents, kexecAt, next.times[0]) : undefined;
+    if (gap !== undefined) into[`device_gap${seg.stage}_ms`] = gap;
   }
 }
 
@@ -195,7 +201,7 @@ function collectTimings(obs: Observation, stages: StageReport[], info: Record<st
   for (const [k, v] of Object.entries(info)) {
     if (/_ms$/.test(k) && /^\d+$/.test(v)) timings[k.replace('/', '_')] = Number(v);
   }
-  stageTimings(stages, timings);
+  stageTimings(stages, timings, obs.deviceEvents);
   return timings;
 }
 

@@ -64,6 +64,12 @@ async function cmdBench({ rounds, skipSuite, append: userAppend, results: result
     await inOrderPool(allCases, jobs, (c, i) => runCase(c, ctx(i, allCases.length, userAppend)), () => endStatus(), caseCost);
     return Date.now() - t0;
   };
+  // The live part of a live update: how long the device went without completing I/O while the kernel was replaced.
+  const inFlight = await runCase(pickCases(['dma-across-kexec'])[0]!, ctx(0, 1, userAppend));
+  endStatus();
+  const deviceGap = inFlight.status === 'pass'
+    ? { gapMs: inFlight.timings.device_gap1_ms, bootMs: inFlight.timings.stage2_boot_to_init_ms }
+    : { why: `dma-across-kexec ${inFlight.status}: ${inFlight.reason ?? ''}` };
   const suite = skipSuite ? undefined : { serialMs: await suiteWall(1), jobs2Ms: await suiteWall(2) };
   const t0 = Date.now();
   const kernel = await resolveKernel(session.kernel);
@@ -74,6 +80,7 @@ async function cmdBench({ rounds, skipSuite, append: userAppend, results: result
     ...summarize(samples),
     ...(suite ? { suite: { ...suite, ratio: suite.jobs2Ms / suite.serialMs } } : {}),
     build: { coldSeconds: kernel.seconds, warmMs, series: { seconds: series.seconds, seeded: series.seeded } },
+    deviceGap,
   };
   writeFileSync(join(results.dir, 'bench.json'), `${JSON.stringify({ summary, samples }, null, 2)}\n`);
   process.stdout.write(`${benchTable(summary).join('\n')}\n`);

@@ -29,6 +29,8 @@ export interface VmSpec {
   devices: VmDevice[];
   /** Unix socket the result channel connects to (the host listens). */
   resultSocket: string;
+  /** QEMU trace events to log, timestamped, into file (-trace, -D): what a device did, seen from the host. */
+  trace?: { events: string[]; file: string };
   /** QMP socket, so a hung guest can be asked where its vCPUs are. */
   qmpSocket?: string;
   /** The console is the user's terminal, with QEMU's monitor multiplexed (Ctrl-A X quits). */
@@ -99,6 +101,7 @@ export function qemuArgv(vm: VmSpec): string[] {
     '-serial', vm.interactive ? 'mon:stdio' : 'stdio',
     '-chardev', `socket,id=result,path=${optValue(vm.resultSocket)}`,
     '-serial', 'chardev:result',
+    ...(vm.trace ? [...vm.trace.events.flatMap((e) => ['-trace', `enable=${optValue(e)}`]), '-D', vm.trace.file, '-msg', 'timestamp=on'] : []),
     ...(vm.qmpSocket ? ['-qmp', `unix:${optValue(vm.qmpSocket)},server=on,wait=off`] : []),
     '-kernel', vm.kernel,
     '-initrd', vm.initrd,
