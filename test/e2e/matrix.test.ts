@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run, scratch } from './cli.ts';
 import { upstreamSeries } from './kernels.ts';
+import { validateRunFiles } from '../consumers.ts';
 
 const runDirOf = (dir: string) => join(dir, readlinkSync(join(dir, 'latest')));
 
@@ -21,6 +22,7 @@ describe.skipIf(!existsSync(upstreamSeries))(`matrix on upstream PCI v7 + VFIO v
     expect(m.kernels).toEqual([{ id: 'debian:7.3+vfio-pci-lu-v5', spec: 'debian:7.3', patches: upstreamSeries }]);
     expect(m.cells.find((c: { claim: string }) => c.claim === 'vfio-running')).toMatchObject({ mode: 'noiommu', status: 'not ok', seen: 'PCI_COMMAND 0x0400' });
     expect(readFileSync(join(runDirOf(dir), 'matrix.html'), 'utf8')).toMatch(/<td style="background:#f8d0d0">not ok: vfio-handover/);
+    expect(await validateRunFiles(runDirOf(dir))).toEqual([]);
   }, 600_000);
 });
 

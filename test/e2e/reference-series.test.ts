@@ -7,6 +7,7 @@ import { allAssertions } from '../../cases/case.ts';
 import { allCases } from '../../cases/index.ts';
 import { run, scratch, topLevel, type TopLevel } from './cli.ts';
 import { oneHopControl } from './kernels.ts';
+import { validateRunFiles } from '../consumers.ts';
 import { controls as selftestControls, kernelControls } from '../../harness/selftest.ts';
 
 const series = 'debian:7.3+noiommu-handover';
@@ -33,8 +34,9 @@ describe(`${series} --require vfio-preserve (the whole suite)`, () => {
     runDir = runDirOf(dir);
   }, 600_000);
 
-  it('passes every case, vfio-handover, only-vfio and kexec-chain included; only iommufd-handover skips, the series does not preserve an iommufd', () => {
+  it('passes every case, vfio-handover, only-vfio and kexec-chain included; only iommufd-handover skips, the series does not preserve an iommufd; its reports validate', async () => {
     expect(exitCode, `${tap}\n${stderr}`).toBe(0);
+    expect(await validateRunFiles(runDir)).toEqual([]);
     const iommufd = expect.stringMatching(/^iommufd-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the iommufd returned E[A-Z]+$/);
     expect(cases.map((c) => [c.name, c.ok, c.skip])).toEqual(allCases.map((c) => [c.name, true, c.name === 'iommufd-handover' ? iommufd : false]));
   });
