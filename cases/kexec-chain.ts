@@ -16,7 +16,7 @@ for (let k = 2; k <= kexecs + 1; k++) {
 
 export default defineCase({
   name: CASE['kexec-chain'],
-  summary: `${kexecs} kexecs in a row with the vfio device preserved at every hop: back in VFIO, not reset, DMA into the same pages each time`,
+  summary: `${kexecs} kexecs in a row with the vfio device preserved at every hop: back in VFIO, bus master kept, DMA into the same pages each time`,
   capabilities: ['base', 'noiommu-iommufd', 'liveupdate'],
   claims: [CLAIM['vfio-preserve']],
   devices: [{ role: 'dma', model: 'edu', props: { dma_mask: '0xffffffffffffffff' } }],

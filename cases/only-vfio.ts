@@ -4,7 +4,7 @@ import { deviceBack, handoff, lastStageEnd, rebind } from './handover-stages.ts'
 
 export default defineCase({
   name: CASE['only-vfio'],
-  summary: 'a device with an in-kernel driver (virtio-rng) handed over in VFIO: its native driver never probes it after kexec',
+  summary: 'a device with an in-kernel driver (virtio-rng) handed over in VFIO: no other driver ever probes it after kexec, and it is not reset',
   capabilities: ['base', 'noiommu-iommufd', 'liveupdate', 'native-drivers'],
   claims: [CLAIM['vfio-preserve']],
   devices: [{ role: 'native', model: 'virtio-rng-pci' }],
