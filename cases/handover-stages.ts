@@ -64,6 +64,13 @@ export function nvmeHandover(o: { inFlight: boolean } = { inFlight: false }): St
   ];
 }
 
+/** A lifecycle case: vfio-handover whose last stage also tries to preserve the retrieved device again before FINISH. */
+export function represerveIncoming(): Stage[] {
+  const [first, second] = dmaDeviceHandover({ iommufd: false });
+  const tail = second!.assertions.slice(-lastStageEnd.length);
+  return [first!, { assertions: [...second!.assertions.slice(0, -lastStageEnd.length), A.represerve_incoming_refused, ...tail] }];
+}
+
 /** The two stages of a DMA device handed over in VFIO with its memfd (vfio-handover), and its iommufd too (iommufd-handover). */
 export function dmaDeviceHandover(o: { iommufd: boolean }): Stage[] {
   return [

@@ -10,9 +10,10 @@ import kexecChain from './kexec-chain.ts';
 import memfdChain from './memfd-chain.ts';
 import nvmeHandover from './nvme-handover.ts';
 import dmaAcrossKexec from './dma-across-kexec.ts';
+import lifecycleRepreserve from './lifecycle-represerve.ts';
 import { UsageError } from '../harness/errors.ts';
 
-export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec];
+export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve];
 
 export function pickCases(names: string[]): Case[] {
   if (names.length === 0) return allCases;

@@ -35,6 +35,7 @@ struct flow {
 	int native;           /* the device has an in-kernel driver (only-vfio) */
 	int nvme;             /* the DMA engine is nvme, its queues in the memfd, instead of edu */
 	uint32_t in_flight;   /* nvme reads left in flight across the kexec */
+	int represerve;       /* lifecycle: preserve the retrieved device again before FINISH */
 };
 
 /* What one stage hands the next, in a LUO-preserved memfd of its own session. */
@@ -524,6 +525,31 @@ static void retrieve_device(struct handover *h)
 	scope_cap(NULL);
 }
 
+/* A device handed over is INCOMING until its session is finished: preserving it again before that would give the
+ * next kernel a device this one never took over (and LUO WARNs in xa_insert on the later retrieve). */
+static void assert_represerve_refused(const struct handover *h)
+{
+	const char *name = VH_A_REPRESERVE_INCOMING_REFUSED;
+	int s, err;
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	s = luo_create_session(h->luofd, "vh-again");
+	if (s < 0) {
+		fail_soft(name, "preserve", -s, "CREATE_SESSION vh-again", "failed");
+		return;
+	}
+	err = luo_preserve(s, h->d.devfd, TOKEN_DEVICE);
+	/* Closing the outgoing session unpreserves whatever it accepted: this kernel kexecs nowhere. */
+	close(s);
+	if (!err)
+		fail_soft(name, "preserve", 0, "PRESERVE_FD of the retrieved device before FINISH refused with an errno", "accepted");
+	else {
+		ktap_info("represerve_errno", "%s", errname(err));
+		pass(name);
+	}
+}
+
 static void stage_next(struct handover *h)
 {
 	require_liveupdate();
@@ -534,6 +560,8 @@ static void stage_next(struct handover *h)
 		retrieve_buffer(h);
 	if (h->f->preserve_device) {
 		retrieve_device(h);
+		if (h->f->represerve)
+			assert_represerve_refused(h);
 		return;
 	}
 	rebind_by_userspace(&h->d);
@@ -836,6 +864,14 @@ int case_nvme_handover(const struct plan *p)
 int case_dma_across_kexec(const struct plan *p)
 {
 	static const struct flow f = { .dma = 1, .preserve_device = 1, .nvme = 1, .in_flight = 6 };
+
+	return run_flow(p, &f);
+}
+
+/* lifecycle-represerve: the retrieved device preserved again while still INCOMING must be refused. */
+int case_lifecycle_represerve(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .represerve = 1 };
 
 	return run_flow(p, &f);
 }

@@ -11,7 +11,7 @@ import { validateRunFiles } from '../consumers.ts';
 import { controls as selftestControls, kernelControls } from '../../harness/selftest.ts';
 
 const series = 'debian:7.3+noiommu-handover';
-const handover = ['vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'nvme-handover', 'dma-across-kexec'];
+const handover = ['vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve'];
 const runDirOf = (dir: string) => join(dir, readlinkSync(join(dir, 'latest')));
 const subtestOf = (tap: string, name: string) => {
   const from = tap.indexOf(`# Subtest: ${name}\n`);

@@ -25,6 +25,7 @@ const recorded: Record<string, string> = {
   'memfd-chain': 'memfd-chain-7.3',
   'nvme-handover': 'nvme-handover-reference',
   'dma-across-kexec': 'dma-across-kexec-reference',
+  'lifecycle-represerve': 'lifecycle-represerve-reference',
 };
 
 function observed(c: Case) {
