@@ -11,6 +11,7 @@ const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
   [A.device_driver_before_userspace]: 'vfio-reserve',
   [A.native_driver_never_probed]: 'vfio-reserve',
   [A.bind_before_retrieve_refused]: 'vfio-reserve',
+  [A.second_opener_refused]: 'vfio-reserve',
   [A.bus_master_before_open]: 'vfio-running',
   [A.bus_master_kept]: 'vfio-running',
   [A.not_reset]: 'vfio-running',

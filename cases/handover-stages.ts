@@ -29,7 +29,7 @@ export function handoff(o: HandoffOptions): AssertionName[] {
 }
 
 /** A later stage taking the preserved device back from LUO, as the agent's retrieve_device() reports it. */
-export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean; nvme?: boolean; inFlight?: boolean }): AssertionName[] {
+export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean; nvme?: boolean; inFlight?: boolean; secondOpener?: boolean }): AssertionName[] {
   return [
     A.state_crossed_kexec,
     A.device_driver_before_userspace,
@@ -40,6 +40,7 @@ export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean;
     A.bind_before_retrieve_refused,
     A.retrieve_device_fd,
     ...(o.iommufd ? [A.retrieve_iommufd] : []),
+    ...(o.secondOpener ? [A.second_opener_refused] : []),
     A.bind_iommufd,
     A.bus_master_kept,
     // Only a device that keeps state a reset destroys (virtio) can witness one; edu cannot be reset.
@@ -69,6 +70,12 @@ export function represerveIncoming(): Stage[] {
   const [first, second] = dmaDeviceHandover({ iommufd: false });
   const tail = second!.assertions.slice(-lastStageEnd.length);
   return [first!, { assertions: [...second!.assertions.slice(0, -lastStageEnd.length), A.represerve_incoming_refused, ...tail] }];
+}
+
+/** A lifecycle case: vfio-handover where another open of the cdev tries to bind between retrieve and the owner's bind. */
+export function secondOpener(): Stage[] {
+  const [first] = dmaDeviceHandover({ iommufd: false });
+  return [first!, { assertions: [...deviceBack({ dma: true, native: false, iommufd: false, secondOpener: true }), A.unmap_restores_vmpin, ...lastStageEnd] }];
 }
 
 /** The two stages of a DMA device handed over in VFIO with its memfd (vfio-handover), and its iommufd too (iommufd-handover). */

@@ -36,6 +36,7 @@ struct flow {
 	int nvme;             /* the DMA engine is nvme, its queues in the memfd, instead of edu */
 	uint32_t in_flight;   /* nvme reads left in flight across the kexec */
 	int represerve;       /* lifecycle: preserve the retrieved device again before FINISH */
+	int second_opener;    /* lifecycle: another open binds between retrieve and the owner's bind */
 };
 
 /* What one stage hands the next, in a LUO-preserved memfd of its own session. */
@@ -360,9 +361,9 @@ static void driver_before_userspace(const struct handover *h)
 }
 
 /* Before RETRIEVE_FD, a plain open of the cdev must not be able to take the device. */
-static void bind_before_retrieve(const struct vdev *d)
+/* A plain open of the cdev, by anyone but the LUO owner, must not bind the device: name is the assertion it stands for. */
+static void other_opener_refused(const struct vdev *d, const char *name)
 {
-	const char *name = VH_A_BIND_BEFORE_RETRIEVE_REFUSED;
 	char cdev[64], path[128];
 	uint32_t devid;
 	int fd, ifd, err;
@@ -507,9 +508,12 @@ static void retrieve_device(struct handover *h)
 	scope_cap(VH_CLAIM_VFIO_PRESERVE);
 	if (!lacking_cap(VH_CLAIM_VFIO_PRESERVE))
 		bind_as_documented(&h->d);
-	bind_before_retrieve(&h->d);
+	other_opener_refused(&h->d, VH_A_BIND_BEFORE_RETRIEVE_REFUSED);
 	retrieve_device_fd(h);
 	retrieve_iommufd(h);
+	/* Between RETRIEVE_FD and the owner's bind: the no-reset first open is the owner's, not a second opener's. */
+	if (h->f->second_opener)
+		other_opener_refused(&h->d, VH_A_SECOND_OPENER_REFUSED);
 	assert_bind_iommufd(&h->d);
 	assert_bus_master_kept(&h->d);
 	if (h->f->native)
@@ -872,6 +876,14 @@ int case_dma_across_kexec(const struct plan *p)
 int case_lifecycle_represerve(const struct plan *p)
 {
 	static const struct flow f = { .dma = 1, .preserve_device = 1, .represerve = 1 };
+
+	return run_flow(p, &f);
+}
+
+/* lifecycle-second-opener: between RETRIEVE_FD and the owner's bind, a plain open of the cdev must not bind. */
+int case_lifecycle_second_opener(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .second_opener = 1 };
 
 	return run_flow(p, &f);
 }
