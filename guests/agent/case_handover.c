@@ -520,7 +520,7 @@ static void retrieve_device(struct handover *h)
 		assert_not_reset(h);
 	else if (h->f->nvme)
 		assert_nvme_not_reset(&h->d, &h->nvme, &h->prev.nvme_regs);
-	else if (h->f->dma)
+	else if (h->f->dma && h->d.devfd >= 0)
 		map_edu_bar(&h->d);
 	assert_ioas_alloc(&h->d);
 	assert_attach_ioas(&h->d);
