@@ -3,7 +3,7 @@ import type { Case } from '../cases/case.ts';
 import { allAssertions } from '../cases/case.ts';
 import { claimOfAssertion, splitQualified } from '../cases/claims.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
-import type { CaseResult } from './verdict.ts';
+import { claimOf, type CaseResult } from './verdict.ts';
 
 export type CellStatus = 'ok' | 'not ok' | 'skip';
 
@@ -36,6 +36,8 @@ interface Verdict {
   ok: boolean;
   skip?: string;
   seen?: string;
+  /** Never checked: an earlier step failed, or the stage never started (diag phase "blocked"). */
+  blocked?: boolean;
 }
 
 /** Every verdict a run gave that stands for `claim`: assertions, a case skipped before boot, a run that failed. */
@@ -47,24 +49,22 @@ function verdictsFor(claim: Claim, runs: { c: Case; r: CaseResult }[]): Verdict[
     if (r.assertions.length === 0 && r.status === 'skip') return [{ assertion: c.name, ok: true, skip: r.reason }];
     return r.assertions
       .filter((a) => claimOfAssertion(c, splitQualified(a.name).stage, splitQualified(a.name).name) === claim)
-      .map((a) => ({ assertion: `${c.name}: ${a.name}`, ok: a.ok, skip: a.skip, seen: a.diag ? String(a.diag.seen ?? '') : undefined }));
+      .map((a) => ({ assertion: `${c.name}: ${a.name}`, ok: a.ok, skip: a.skip, seen: a.diag ? String(a.diag.seen ?? '') : undefined, blocked: !a.ok && a.diag?.phase === 'blocked' }));
   });
 }
 
-/** A step never checked because an earlier one failed: not run after a failed prerequisite, or a later stage that never started. */
-const blocked = (v: Verdict) => !v.ok && /^not run: \S+ failed|^stage \d+ never started/.test(v.seen ?? '');
 
 /** not ok if any assertion of the claim failed (the first, in suite order), else SKIP if any skipped, else ok. */
 export function cellOf(kernel: string, claim: Claim, runs: { c: Case; r: CaseResult }[]): Cell {
   const base = { kernel, claim, mode: 'noiommu' as const };
   // What an earlier failure kept from being checked says nothing of this claim; that failure has its own cell.
   const all = verdictsFor(claim, runs);
-  const vs = all.filter((v) => !blocked(v));
-  const unchecked = all.find(blocked);
+  const vs = all.filter((v) => !v.blocked);
+  const unchecked = all.find((v) => v.blocked);
   const failed = vs.find((v) => !v.ok);
   if (failed) return { ...base, status: 'not ok', assertion: failed.assertion, seen: failed.seen };
   // A SKIP for another claim the kernel refused (memfd checks after a refused device fd) says nothing of this one.
-  const foreign = (v: Verdict) => (Object.keys(claims) as Claim[]).some((cl) => cl !== claim && v.skip?.startsWith(`${cl}:`));
+  const foreign = (v: Verdict) => v.skip !== undefined && claimOf(v.skip) !== undefined && claimOf(v.skip) !== claim;
   const skipped = vs.find((v) => v.skip && !foreign(v));
   if (skipped) return { ...base, status: 'skip', assertion: skipped.assertion, reason: skipped.skip };
   if (vs.some((v) => v.ok && !v.skip)) return { ...base, status: 'ok' };

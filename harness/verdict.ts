@@ -374,7 +374,8 @@ function matchAssertions(expected: string[], report: StageReport | undefined, st
   const missing = report ? 'missing' : `stage ${stage} never started`;
   const out: Matched[] = expected.map((n) => {
     const i = got.findIndex((g) => g.name === n);
-    if (i < 0) return { name: n, ok: false, diag: { expected: 'reported by the agent', seen: missing, phase: 'report' }, reported: false };
+    // A stage that never started blocked its steps, as a failed prerequisite blocks the agent's ("blocked").
+    if (i < 0) return { name: n, ok: false, diag: { expected: 'reported by the agent', seen: missing, phase: report ? 'report' : 'blocked' }, reported: false };
     return { ...assertion(got[i]!), durationMs: durations[i], reported: true };
   });
   got.forEach((g, i) => {
@@ -402,7 +403,7 @@ function stepDurations(report: StageReport | undefined): number[] {
 }
 
 /** The claim a SKIP names (`vfio-preserve: ...`), if any. */
-function claimOf(skip: string | undefined): Claim | undefined {
+export function claimOf(skip: string | undefined): Claim | undefined {
   return (Object.keys(claims) as Claim[]).find((cl) => skip?.startsWith(`${cl}:`));
 }
 

@@ -107,6 +107,22 @@ static uint32_t doorbell(const struct nvme *n, uint16_t qid, int completion)
 	return REG_DOORBELLS + (2u * qid + (completion ? 1u : 0u)) * n->doorbell_stride;
 }
 
+/* The completion entry at head, if the device has posted it (its phase bit is the one expected). */
+static const volatile uint32_t *cqe_at(const struct nvme_queue *cq, uint16_t head, uint16_t phase)
+{
+	const volatile uint32_t *cqe = (const volatile uint32_t *)(cq->entries + (size_t)head * CQE_SIZE);
+
+	return ((cqe[3] >> 16) & 1) == phase ? cqe : NULL;
+}
+
+/* One entry consumed: the head moves on, and the expected phase flips each time it wraps. */
+static void cq_advance(uint16_t *head, uint16_t *phase)
+{
+	*head = (uint16_t)((*head + 1) % NVME_QUEUE_DEPTH);
+	if (!*head)
+		*phase ^= 1;
+}
+
 /* Puts one command on sq and rings its doorbell; returns its CID. */
 static uint16_t post(struct nvme *n, struct nvme_queue *sq, uint32_t *sqe)
 {
@@ -125,18 +141,16 @@ static int submit(struct nvme *n, struct nvme_queue *sq, struct nvme_queue *cq, 
 {
 	uint16_t cid = post(n, sq, sqe);
 	for (uint64_t t0 = now_ms(); now_ms() - t0 < POLL_MS;) {
-		volatile uint32_t *cqe = (volatile uint32_t *)(cq->entries + (size_t)cq->head * CQE_SIZE);
+		const volatile uint32_t *cqe = cqe_at(cq, cq->head, cq->phase);
 
-		if (((cqe[3] >> 16) & 1) != cq->phase) {
+		if (!cqe) {
 			nap_ms(1);
 			continue;
 		}
 		*status = (uint16_t)(cqe[3] >> 17);
 		if ((cqe[3] & 0xffff) != cid)
 			return -EPROTO;
-		cq->head = (uint16_t)((cq->head + 1) % NVME_QUEUE_DEPTH);
-		if (!cq->head)
-			cq->phase ^= 1;
+		cq_advance(&cq->head, &cq->phase);
 		wr32(n, doorbell(n, cq->qid, 1), cq->head);
 		return *status ? -EIO : 0;
 	}
@@ -210,28 +224,18 @@ uint32_t nvme_completions_since(const struct nvme *n, const struct nvme_cursor *
 	uint32_t got = 0;
 
 	*failed = 0;
-	while (got < max) {
-		const volatile uint32_t *cqe = (const volatile uint32_t *)(n->iocq.entries + (size_t)head * CQE_SIZE);
-
-		if (((cqe[3] >> 16) & 1) != phase)
-			break;
+	for (const volatile uint32_t *cqe; got < max && (cqe = cqe_at(&n->iocq, head, phase)); got++) {
 		if (cqe[3] >> 17)
 			(*failed)++;
-		got++;
-		head = (uint16_t)((head + 1) % NVME_QUEUE_DEPTH);
-		if (!head)
-			phase ^= 1;
+		cq_advance(&head, &phase);
 	}
 	return got;
 }
 
 void nvme_consumed(struct nvme_cursor *c, uint32_t count)
 {
-	for (uint32_t i = 0; i < count; i++) {
-		c->iocq_head = (uint16_t)((c->iocq_head + 1) % NVME_QUEUE_DEPTH);
-		if (!c->iocq_head)
-			c->iocq_phase ^= 1;
-	}
+	for (uint32_t i = 0; i < count; i++)
+		cq_advance(&c->iocq_head, &c->iocq_phase);
 }
 
 void nvme_read_regs(const struct nvme *n, struct nvme_regs *r)

@@ -114,6 +114,15 @@ describe(`${series}: negative controls of the new guarantees`, () => {
   }, 600_000);
 });
 
+describe('the probe witness without its record (--append initcall_debug=0)', () => {
+  it('fails native_driver_never_probed as blind instead of passing on an empty log', async () => {
+    const r = await run(['run', 'only-vfio', '--kernel', series, '--append', 'initcall_debug=0', '--tap', '--results', scratch()]);
+    const tap = String(r.stdout);
+    expect(r.exitCode, String(r.stderr)).toBe(1);
+    expect(tap).toMatch(/^ {4}not ok \d+ - stage2\/native_driver_never_probed(?: # time=\d+ms)?\n(?: {6}.*\n)*? {6}seen: "no probe of 0000:0\d:00\.0 recorded: the witness is blind"/m);
+  }, 300_000);
+});
+
 describe('a kernel that refuses to preserve again after a live update (kernels/patches/controls/one-hop)', () => {
   it('fails kexec-chain at hop 2: a capability just proven cannot turn into a SKIP', async () => {
     const r = await run(['run', 'kexec-chain', '--tap', '--results', scratch(), '--patches', oneHopControl]);
