@@ -1,6 +1,6 @@
 // What a case is: devices, the capabilities it needs, its stages and the assertions each reports.
 import type { CapabilityName, Claim } from '../kernels/capabilities.ts';
-import type { AssertionName, Key } from './contract.ts';
+import type { AssertionName, Key, Mode } from './contract.ts';
 
 export interface CaseDevice {
   /** How the agent is told where this device is: vh.<role>=<bdf>. */
@@ -38,6 +38,8 @@ export interface Case {
   numaNodes?: number;
   /** QEMU trace events whose host-side times the judge reads (device completions across a kexec), only lines containing `only`. */
   deviceEvents?: { events: string[]; only?: string };
+  /** How the device reaches memory (default noiommu); iommu puts QEMU's intel-iommu in the VM and tells the agent (vh.mode=iommu). */
+  mode?: Mode;
   /** vCPUs (default 1): a second one buys nothing but cross-vCPU rendezvous under TCG (issue 11's boot hang). */
   cpus?: number;
 }
@@ -53,4 +55,8 @@ export function qualified(c: Case, stage: number, name: string): string {
 
 export function allAssertions(c: Case): string[] {
   return c.stages.flatMap((s, i) => s.assertions.map((a) => qualified(c, i + 1, a)));
+}
+
+export function modeOf(c: Case): Mode {
+  return c.mode ?? 'noiommu';
 }

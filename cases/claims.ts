@@ -1,7 +1,7 @@
 // Which guarantee each assertion of a case stands for: every assertion in exactly one claim, so a kernel is placed
 // claim by claim (the claims matrix, `--require`), not case by case.
 import type { Claim } from '../kernels/capabilities.ts';
-import type { Case } from './case.ts';
+import { modeOf, type Case } from './case.ts';
 import { A, kexecReboot, type AssertionName } from './contract.ts';
 
 /** Assertions that mean one guarantee wherever they appear. */
@@ -30,6 +30,9 @@ const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
   [A.memfd_bytes_identical]: 'memfd-preserve',
   [A.pa_unchanged_across_kexec]: 'memfd-preserve',
   [A.luo_finish]: 'memfd-preserve',
+  [A.iommu_cdev]: 'iommu',
+  [A.iommu_hw_info]: 'iommu',
+  [A.dma_outside_ioas_blocked]: 'iommu',
 };
 
 /** Whether the case hands the vfio device fd over (its later stages then stand for vfio-preserve). */
@@ -44,8 +47,10 @@ export function claimOfAssertion(c: Case, stage: number, name: string): Claim {
   const device = preservesDevice(c);
   // DMA into the preserved pages straight after retrieve: only a device kept running (bus master on) does it.
   if (name === A.dma_resumes) return device ? 'vfio-running' : 'memfd-preserve';
-  if (!(name in A)) return device ? 'vfio-preserve' : c.stages.length > 1 ? 'memfd-preserve' : 'noiommu';
-  if (stage === 1) return 'noiommu';
+  // The first kernel's own DMA: the mode's claim.
+  const oneKernel = modeOf(c) === 'iommu' ? 'iommu' : 'noiommu';
+  if (!(name in A)) return device ? 'vfio-preserve' : c.stages.length > 1 ? 'memfd-preserve' : oneKernel;
+  if (stage === 1) return oneKernel;
   return device ? 'vfio-preserve' : 'memfd-preserve';
 }
 

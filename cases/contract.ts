@@ -63,6 +63,9 @@ export const A = names([
   'dma_in_flight_landed',
   'represerve_incoming_refused',
   'second_opener_refused',
+  'iommu_cdev',
+  'iommu_hw_info',
+  'dma_outside_ioas_blocked',
 ]);
 
 export type AssertionName = keyof typeof A;
@@ -71,14 +74,20 @@ export type AssertionName = keyof typeof A;
 export const kexecReboot = 'kexec_reboot';
 
 /** The cases the agent knows, by name (guests/agent/cases.c: VH_CASE_<NAME>). */
-export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener']);
+export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'iommu-dma', 'vfio-handover-iommu']);
 
 export type CaseName = keyof typeof CASE;
 
 /** The agent's kernel command-line words: vh.<key>=<value> (guests/agent: VH_KEY_<KEY>). */
-const keyNames = names(['case', 'dma', 'native', 'pages', 'stage', 'stages', 'shell', 'next', 'induce', 'cheat', 'seed', 'iommufd']);
+const keyNames = names(['case', 'dma', 'native', 'pages', 'stage', 'stages', 'shell', 'next', 'induce', 'cheat', 'seed', 'iommufd', 'mode']);
 export type Key = keyof typeof keyNames;
 export const KEY = Object.freeze(Object.fromEntries(Object.keys(keyNames).map((k) => [k, `vh.${k}`]))) as { readonly [K in Key]: `vh.${K}` };
+
+/** How the device reaches memory (`vh.mode=`; VH_MODE_<NAME>): no IOMMU (GET_PA, physical addresses), or through a real
+ * IOMMU domain (QEMU's intel-iommu; the device DMAs to IOVAs). */
+export const MODE = names(['noiommu', 'iommu']);
+
+export type Mode = keyof typeof MODE;
 
 /** One command-line word for the agent. */
 export function word(key: Key, value: string | number): string {
@@ -106,6 +115,7 @@ export const CHEAT = names([
   'check-driver',
   'irq-on',
   'dma-unpreserved',
+  'map-pa',
 ]);
 
 export type Cheat = keyof typeof CHEAT;
@@ -196,6 +206,7 @@ export const contractGroups: { prefix: string; what: string; names: Readonly<Rec
   { prefix: 'VH_A', what: 'assertion names', names: A },
   { prefix: 'VH_CASE', what: 'case names', names: CASE },
   { prefix: 'VH_KEY', what: 'kernel command-line keys (vh.<key>=<value>)', names: KEY },
+  { prefix: 'VH_MODE', what: 'DMA modes (vh.mode=)', names: MODE },
   { prefix: 'VH_CHEAT', what: 'negative controls (vh.cheat=)', names: CHEAT },
   { prefix: 'VH_INDUCE', what: 'induced failures (vh.induce=)', names: INDUCE },
   { prefix: 'VH_CLAIM', what: 'claims the agent finds refused (kernels/capabilities.ts)', names: agentClaims as Record<string, string> },

@@ -79,6 +79,9 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.represerve_incoming_refused]: { guarantee: 'a handed-over device cannot be preserved again before its session is finished', controls: [stream] },
   [A.second_opener_refused]: { guarantee: "between RETRIEVE_FD and its owner's bind, no other opener can bind the device (and take the owner's no-reset open)", controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.nvme_io_resumes]: { guarantee: "after the kexec the previous stage's I/O queues work on, without reinitialising the controller", controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/reset-on-open' }, stream] },
+  [A.iommu_cdev]: { guarantee: 'behind an IOMMU the device has an IOMMU group and a plain cdev (/dev/vfio/devices/vfioN)', controls: [{ kind: 'append', words: 'intel_iommu=off', skip: true }, stream] },
+  [A.iommu_hw_info]: { guarantee: 'IOMMU_GET_HW_INFO names the IOMMU behind the device (Intel VT-d)', controls: [stream] },
+  [A.dma_outside_ioas_blocked]: { guarantee: 'behind an IOMMU the device reaches only what the IOAS maps: a transfer to an IOVA it does not map lands in no page and the IOMMU faults it (its fault record)', controls: [{ kind: 'selftest', cheat: CHEAT['map-pa'] }, stream] },
 };
 
 /** A kernel-warning splat is the harness's own assertion, on every case. */

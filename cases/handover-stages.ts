@@ -85,3 +85,9 @@ export function dmaDeviceHandover(o: { iommufd: boolean }): Stage[] {
     { assertions: [...deviceBack({ dma: true, native: false, iommufd: o.iommufd }), A.unmap_restores_vmpin, ...lastStageEnd] },
   ];
 }
+
+/** The same stages behind a real IOMMU: the cdev is vfioN, and the device is given IOVAs, so no step asks for physical addresses. */
+export function behindIommu(stages: Stage[]): Stage[] {
+  const noPa = new Set<AssertionName>([A.get_pa_every_page, A.pa_unchanged_across_kexec]);
+  return stages.map((s) => ({ assertions: s.assertions.filter((a) => !noPa.has(a)).map((a) => (a === A.noiommu_cdev ? A.iommu_cdev : a)) }));
+}

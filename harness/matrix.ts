@@ -1,6 +1,6 @@
 // The claims matrix: each kernel placed guarantee by guarantee, every cell explained by the assertion that decided it.
-import type { Case } from '../cases/case.ts';
-import { allAssertions } from '../cases/case.ts';
+import { allAssertions, modeOf, type Case } from '../cases/case.ts';
+import type { Mode } from '../cases/contract.ts';
 import { claimOfAssertion, splitQualified } from '../cases/claims.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
 import { claimOf, type CaseResult } from './verdict.ts';
@@ -11,7 +11,7 @@ export type CellStatus = 'ok' | 'not ok' | 'skip';
 export interface Cell {
   kernel: string;
   claim: Claim;
-  mode: 'noiommu' | 'iommu';
+  mode: Mode;
   status: CellStatus;
   /** not ok: the first failing assertion (case: name) and what it saw. */
   assertion?: string;
@@ -55,8 +55,8 @@ function verdictsFor(claim: Claim, runs: { c: Case; r: CaseResult }[]): Verdict[
 
 
 /** not ok if any assertion of the claim failed (the first, in suite order), else SKIP if any skipped, else ok. */
-export function cellOf(kernel: string, claim: Claim, runs: { c: Case; r: CaseResult }[]): Cell {
-  const base = { kernel, claim, mode: 'noiommu' as const };
+export function cellOf(kernel: string, claim: Claim, runs: { c: Case; r: CaseResult }[], mode: Mode = 'noiommu'): Cell {
+  const base = { kernel, claim, mode };
   // What an earlier failure kept from being checked says nothing of this claim; that failure has its own cell.
   const all = verdictsFor(claim, runs);
   const vs = all.filter((v) => !v.blocked);
@@ -74,9 +74,33 @@ export function cellOf(kernel: string, claim: Claim, runs: { c: Case; r: CaseRes
   return { ...base, status: 'skip', reason: 'no case run here asserts it' };
 }
 
-export function kernelCells(kernel: string, runs: { c: Case; r: CaseResult }[]): Cell[] {
-  return (Object.keys(claims) as Claim[]).map((claim) => cellOf(kernel, claim, runs));
+/** A row of the matrix: a claim in one mode. */
+export interface Row {
+  claim: Claim;
+  mode: Mode;
 }
+
+/** Every claim in no-IOMMU mode (the seed's base line), then the claims the iommu-mode cases stand for. */
+export function matrixRows(cases: Case[]): Row[] {
+  const touched = (c: Case) => allAssertions(c).map((q) => claimOfAssertion(c, splitQualified(q).stage, splitQualified(q).name));
+  const inIommu = new Set(cases.filter((c) => modeOf(c) === 'iommu').flatMap(touched));
+  const all = Object.keys(claims) as Claim[];
+  return [...all.filter((cl) => cl !== 'iommu').map((claim) => ({ claim, mode: 'noiommu' as const })), ...all.filter((cl) => inIommu.has(cl)).map((claim) => ({ claim, mode: 'iommu' as const }))];
+}
+
+/** One cell per row, each from the runs of its mode's cases only. */
+export function kernelCells(kernel: string, runs: { c: Case; r: CaseResult }[], rows: Row[] = matrixRows(runs.map((x) => x.c))): Cell[] {
+  return rows.map(({ claim, mode }) => cellOf(kernel, claim, runs.filter((x) => modeOf(x.c) === mode), mode));
+}
+
+/** The rows a matrix holds, in its cells' order. */
+function rowsOf(m: Matrix): Row[] {
+  const seen = new Map<string, Row>();
+  for (const c of m.cells) seen.set(`${c.claim}@${c.mode}`, { claim: c.claim, mode: c.mode });
+  return [...seen.values()];
+}
+
+const rowName = (r: Row) => (r.mode === 'iommu' ? `${r.claim} (iommu)` : r.claim);
 
 function cellText(c: Cell | undefined): string {
   if (!c) return '';
@@ -91,8 +115,8 @@ const mdEscape = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 export function matrixMarkdown(m: Matrix): string {
   const head = `| claim | ${m.kernels.map((k) => `\`${k.spec}${k.patches ? ` + ${k.patches}` : ''}\``).join(' | ')} |`;
   const rule = `| --- | ${m.kernels.map(() => '---').join(' | ')} |`;
-  const rows = (Object.keys(claims) as Claim[]).map(
-    (cl) => `| \`${cl}\` | ${m.kernels.map((k) => mdEscape(cellText(m.cells.find((c) => c.kernel === k.id && c.claim === cl)))).join(' | ')} |`,
+  const rows = rowsOf(m).map(
+    (r) => `| \`${rowName(r)}\` | ${m.kernels.map((k) => mdEscape(cellText(m.cells.find((c) => c.kernel === k.id && c.claim === r.claim && c.mode === r.mode)))).join(' | ')} |`,
   );
   return [head, rule, ...rows].join('\n');
 }
@@ -103,15 +127,16 @@ const htmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
 export function matrixHtml(m: Matrix, title: string): string {
   const colour: Record<CellStatus, string> = { ok: '#d4f4d4', 'not ok': '#f8d0d0', skip: '#eeeeee' };
   const th = m.kernels.map((k) => `<th>${htmlEscape(k.spec)}${k.patches ? `<br><small>+ ${htmlEscape(k.patches)}</small>` : ''}</th>`).join('');
-  const rows = (Object.keys(claims) as Claim[])
-    .map((cl) => {
+  const rows = rowsOf(m)
+    .map((r) => {
+      const cl = r.claim;
       const tds = m.kernels
         .map((k) => {
-          const c = m.cells.find((x) => x.kernel === k.id && x.claim === cl);
+          const c = m.cells.find((x) => x.kernel === k.id && x.claim === cl && x.mode === r.mode);
           return `<td style="background:${c ? colour[c.status] : '#fff'}">${htmlEscape(cellText(c))}</td>`;
         })
         .join('');
-      return `<tr><th title="${htmlEscape(claims[cl])}">${htmlEscape(cl)}<br><small>${htmlEscape(claims[cl])}</small></th>${tds}</tr>`;
+      return `<tr><th title="${htmlEscape(claims[cl])}">${htmlEscape(rowName(r))}<br><small>${htmlEscape(claims[cl])}</small></th>${tds}</tr>`;
     })
     .join('\n');
   return `<!doctype html>

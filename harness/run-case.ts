@@ -1,7 +1,7 @@
 // Runs one case in one VM: phases with their own timeouts, channels saved as they arrive.
 import { appendFileSync, existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Case } from '../cases/case.ts';
+import { modeOf, type Case } from '../cases/case.ts';
 import { marker, word, type Key } from '../cases/contract.ts';
 import { fragmentPath, type Claim } from '../kernels/capabilities.ts';
 import type { Kernel } from './kernel/build.ts';
@@ -71,6 +71,7 @@ export function kernelCmdline(c: Case, devices: VmDevice[], arch: Arch, append =
     word('case', c.name),
     ...c.devices.map((d, i) => word(d.role, bdfOf(devices[i]!))),
     ...(Object.entries(c.params) as [Key, string | number][]).map(([k, v]) => word(k, v)),
+    ...(modeOf(c) === 'iommu' ? [word('mode', 'iommu')] : []),
     ...append.split(/\s+/).filter(Boolean),
   ];
   return words.join(' ');
@@ -111,6 +112,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
         cpus: c.cpus ?? 1,
         numaNodes: c.numaNodes,
         devices,
+        iommu: modeOf(c) === 'iommu',
         consoleFile: consoleLog,
         resultSocket: join(ctx.outDir, `.${c.name}.sock`),
         qmpSocket: join(ctx.outDir, `.${c.name}.qmp`),

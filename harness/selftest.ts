@@ -181,6 +181,14 @@ export const controls: Control[] = [
     seen: /^read 6 of 6 \(queue slot \d+\) targets 0x[0-9a-f]+, which no preserved page holds$/,
     needs: CLAIM['vfio-preserve'],
   },
+  {
+    cheat: CHEAT['map-pa'],
+    does: 'maps page 0 at the IOVA the check writes to, as if the IOAS reached past the buffer',
+    guard: "the byte check of a transfer to an IOVA the IOAS does not map (and the IOMMU's fault record)",
+    caseName: CASE['iommu-dma'],
+    caughtBy: A.dma_outside_ioas_blocked,
+    seen: /^4095 bytes of page 0 changed by a transfer to IOVA 0x[0-9a-f]+$/,
+  },
 ];
 
 /** What judgeControl needs of a control of either kind. */
@@ -244,6 +252,8 @@ export interface ControlVerdict {
 /** `require`: claims the kernel must make (`--require`); a control that needs one and cannot run is not ok. */
 export function judgeControl(c: Judged, r: CaseResult, require: Claim[] = []): ControlVerdict {
   if (r.status === 'error') return { caught: false, detail: `the run itself failed: ${r.reason}` };
+  // The case never booted: this kernel's config lacks what it needs (an image without the iommu fragment).
+  if (r.status === 'skip' && r.assertions.length === 0) return { caught: false, skip: r.reason, detail: `cannot run here: ${r.reason}` };
   const needs = c.needs;
   // A SKIP for the claim, or one the verdict already turned into a --require failure.
   const lacking = needs && r.assertions.map((a) => a.skip ?? (a.diag?.phase === 'require' ? String(a.diag.seen) : '')).find((s) => s.startsWith(`${needs}:`));

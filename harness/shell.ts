@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Case } from '../cases/case.ts';
+import { modeOf, type Case } from '../cases/case.ts';
 import type { Kernel } from './kernel/build.ts';
 import type { Guest } from './guest/initramfs.ts';
 import type { Accel } from './qemu/accel.ts';
@@ -24,7 +24,7 @@ export async function runShell(c: Case, kernel: Kernel, guest: Guest, accel: Acc
   const argv = qemuArgv({
     arch, accel, qemu, kernel: kernel.bzImage, initrd: guest.initramfs,
     cmdline: kernelCmdline(c, devices, arch, `${word('shell', 1)} ${append}`),
-    memoryMiB: c.memoryMiB ?? 512, cpus: c.cpus ?? 1, numaNodes: c.numaNodes, devices, resultSocket: socket, interactive: true,
+    memoryMiB: c.memoryMiB ?? 512, cpus: c.cpus ?? 1, numaNodes: c.numaNodes, devices, iommu: modeOf(c) === 'iommu', resultSocket: socket, interactive: true,
   });
   try {
     await run(qemu, argv, { interactive: true, failure: 'the guest shell failed' });

@@ -9,6 +9,7 @@ export const capabilities = {
   sandbox: { fragment: 'sandbox', summary: 'seccomp filters and Landlock for the userspace driver' },
   'memory-pressure': { fragment: 'memory-pressure', summary: 'compaction and NUMA migration, to push on pinned pages' },
   'native-drivers': { fragment: 'native-drivers', summary: 'virtio-pci and virtio-rng, for devices that have an in-kernel driver' },
+  iommu: { fragment: 'iommu', summary: "Intel VT-d, for QEMU's intel-iommu: iommu-mode cases bind /dev/vfio/devices/vfioN to a real IOMMU domain" },
 } as const;
 
 export type CapabilityName = keyof typeof capabilities;
@@ -21,6 +22,7 @@ export function fragmentPath(cap: CapabilityName): string {
  * for exactly one (cases/claims.ts). `--require` names them; the agent's SKIPs name the claim the kernel refused. */
 export const claims = {
   noiommu: 'no-IOMMU DMA through iommufd: GET_PA, pinned by the kernel, no mprotect or /proc tricks (one kernel)',
+  iommu: 'DMA through a real IOMMU domain bound with iommufd: IOVAs translated, pinned by the kernel, nothing outside the IOAS reachable (one kernel)',
   'memfd-preserve': 'LUO preserves a memfd across kexec: the same bytes on the same physical pages',
   'vfio-preserve': 'the vfio cdev fd crosses: preserve, retrieve, bind to an iommufd, map the preserved memfd, under the binding protocol the kernel documents',
   'vfio-reserve': "only VFIO's hands: reserved for vfio-pci from enumeration, no other driver ever probes, no open before retrieve",

@@ -21,6 +21,7 @@ struct plan {
 	char next[64];    /* the kernel image kexec_file_load loads: /kernel, or /next-kernel */
 	int shell;        /* vfio-handover shell: bind the devices, then a shell on the console */
 	int iommufd;      /* the handover preserves the iommufd too (iommufd-handover) */
+	int iommu;        /* vh.mode=iommu: the device sits behind a real IOMMU and DMAs to IOVAs */
 };
 
 struct case_def {

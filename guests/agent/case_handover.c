@@ -136,10 +136,13 @@ static void assert_pa_unchanged(struct handover *h)
 }
 
 /* Userspace brings the device back: what plain LUO (memfd only) allows. */
-static void rebind_by_userspace(struct vdev *d)
+static void rebind_by_userspace(struct vdev *d, int iommu)
 {
 	assert_bound_to_vfio_pci(d);
-	assert_noiommu_cdev(d);
+	if (iommu)
+		assert_iommu_cdev(d);
+	else
+		assert_noiommu_cdev(d);
 	assert_bind_iommufd(d);
 	assert_ioas_alloc(d);
 	assert_attach_ioas(d);
@@ -162,8 +165,11 @@ static void map_new_buffer(struct handover *h)
 		fail_hard(VH_A_IOAS_MAP_FILE, "map", errno, "a memfd-backed buffer", "memfd failed");
 	else
 		assert_ioas_map_file(h);
+	h->buf.by_iova = h->p->iommu;
 	assert_vmpin_mapped(h);
-	assert_get_pa_every_page(&h->d, &h->buf);
+	/* Behind an IOMMU the device is given IOVAs: physical addresses are not its business. */
+	if (!h->p->iommu)
+		assert_get_pa_every_page(&h->d, &h->buf);
 }
 
 static void stage_first(struct handover *h)
@@ -176,7 +182,7 @@ static void stage_first(struct handover *h)
 		pci_driver(d->bdf, drv, sizeof(drv));
 		ktap_info("native_driver", "%s", drv[0] ? drv : "(none)");
 	}
-	rebind_by_userspace(d);
+	rebind_by_userspace(d, h->p->iommu);
 	if (!h->f->dma) {
 		uint16_t cmd = 0;
 
@@ -272,6 +278,7 @@ static void retrieve_buffer(struct handover *h)
 		fd = h->in_dma < 0 ? h->in_dma : luo_retrieve(h->in_dma, TOKEN_MEMFD);
 		if (fd >= 0)
 			fd = dmabuf_adopt(&h->buf, fd, (int)h->prev.pages, IOVA) ?: fd;
+		h->buf.by_iova = h->p->iommu;
 		if (fd < 0)
 			fail_hard(VH_A_LUO_RETRIEVE_MEMFD, "retrieve", -fd, "RETRIEVE_SESSION(vh-dma) and RETRIEVE_FD of the DMA memfd", "failed");
 		else
@@ -493,7 +500,8 @@ static void resume_dma(struct handover *h)
 {
 	assert_ioas_map_file(h);
 	assert_vmpin_mapped(h);
-	assert_pa_unchanged(h);
+	if (!h->p->iommu)
+		assert_pa_unchanged(h);
 	if (h->f->nvme)
 		assert_nvme_io_resumes(&h->d, &h->buf, &h->nvme, &h->prev.nvme, h->p->stage == h->p->stages);
 	else
@@ -568,7 +576,7 @@ static void stage_next(struct handover *h)
 			assert_represerve_refused(h);
 		return;
 	}
-	rebind_by_userspace(&h->d);
+	rebind_by_userspace(&h->d, h->p->iommu);
 	if (h->f->dma) {
 		assert_edu_bar0(&h->d);
 		resume_dma(h);
@@ -802,7 +810,7 @@ static int run_flow(const struct plan *p, const struct flow *f)
 	dma_seed_from(p->cmdline);
 	ktap_header(0);
 	ktap_info("driver_at_start", "%s", h.early[0] ? h.early : "(none)");
-	require_noiommu_kernel();
+	require_dma_mode(p->iommu, h.d.bdf);
 	require_liveupdate();
 	if (p->stage == 1)
 		stage_first(&h);

@@ -169,7 +169,7 @@ static void assert_get_hw_info_refused(struct noiommu_dma *t)
 
 	if (!step(VH_A_GET_HW_INFO_REFUSED))
 		return;
-	err = iommu_get_hw_info(t->d.iommufd, t->d.devid);
+	err = iommu_get_hw_info(t->d.iommufd, t->d.devid, NULL);
 	if (err != -EOPNOTSUPP)
 		fail_soft(VH_A_GET_HW_INFO_REFUSED, "hw_info", -err, "EOPNOTSUPP", "IOMMU_GET_HW_INFO returned %d", err);
 	else

@@ -1,5 +1,6 @@
 #include "driver.h"
 #include "edu.h"
+#include "kmsg.h"
 #include "ktap.h"
 #include "sandbox.h"
 #include "vfio.h"
@@ -13,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <linux/iommufd.h>
 #include <linux/mempolicy.h>
 #include <linux/pci_regs.h>
 #include <linux/perf_event.h>
@@ -50,9 +52,9 @@ void assert_bound_to_vfio_pci(struct vdev *d)
 		pass(name);
 }
 
-void assert_noiommu_cdev(struct vdev *d)
+/* The device's vfio cdev opened: noiommu-vfioN without an IOMMU, vfioN (and an IOMMU group) behind one. */
+static void assert_cdev(struct vdev *d, const char *name, int iommu)
 {
-	const char *name = VH_A_NOIOMMU_CDEV;
 	char path[128];
 	int err;
 
@@ -63,8 +65,8 @@ void assert_noiommu_cdev(struct vdev *d)
 		fail_hard(name, "cdev", -err, "a vfio-dev entry under the device", "none");
 		return;
 	}
-	if (strncmp(d->cdev, "noiommu-vfio", 12)) {
-		fail_hard(name, "cdev", 0, "/dev/vfio/devices/noiommu-vfioN", "/dev/vfio/devices/%s", d->cdev);
+	if ((strncmp(d->cdev, "noiommu-vfio", 12) == 0) == iommu) {
+		fail_hard(name, "cdev", 0, iommu ? "/dev/vfio/devices/vfioN" : "/dev/vfio/devices/noiommu-vfioN", "/dev/vfio/devices/%s", d->cdev);
 		return;
 	}
 	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", d->cdev);
@@ -75,6 +77,47 @@ void assert_noiommu_cdev(struct vdev *d)
 	}
 	ktap_info("cdev", "%s", path);
 	pass(name);
+}
+
+void assert_noiommu_cdev(struct vdev *d)
+{
+	assert_cdev(d, VH_A_NOIOMMU_CDEV, 0);
+}
+
+void assert_iommu_cdev(struct vdev *d)
+{
+	char link[256], path[160];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", d->bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n > 0) {
+		link[n] = 0;
+		ktap_info("iommu_group", "%s", strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
+	}
+	assert_cdev(d, VH_A_IOMMU_CDEV, 1);
+}
+
+/* The kernel's gate for iommu mode: vfio-pci and iommufd, and an IOMMU that translates this device in this boot. */
+void require_iommu_kernel(const char *bdf)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	if (access("/sys/bus/pci/drivers/vfio-pci", F_OK))
+		lacks("kernel has no vfio-pci driver (CONFIG_VFIO_PCI)");
+	else if (access("/dev/iommu", F_OK))
+		lacks("kernel has no /dev/iommu (CONFIG_IOMMUFD)");
+	else if (access(path, F_OK))
+		lacks("no IOMMU translates %s in this boot: it has no iommu_group (CONFIG_INTEL_IOMMU, intel_iommu=on, a DMAR table)", bdf);
+}
+
+void require_dma_mode(int iommu, const char *bdf)
+{
+	if (iommu)
+		require_iommu_kernel(bdf);
+	else
+		require_noiommu_kernel();
 }
 
 void assert_taint_user(void)
@@ -454,6 +497,20 @@ static void seed_once(uint64_t t0)
  * odd pages down, so every byte position is moved by DMA in both directions across a run. */
 #define DMA_XFER (VH_PAGE - 1)
 
+/* Where the device is told page i is: its IOVA behind an IOMMU, its physical address (GET_PA) without one. */
+static uint64_t dev_addr(const struct dmabuf *b, uint32_t i)
+{
+	return b->by_iova ? b->iova + (uint64_t)i * VH_PAGE : b->pa[i];
+}
+
+/* Far past any buffer a case maps at its IOVA: an address no IOAS of ours maps. */
+#define OUTSIDE_OFFSET 0x4000000ull
+
+static const char *addr_kind(const struct dmabuf *b)
+{
+	return b->by_iova ? "iova" : "pa";
+}
+
 /* Page i out to the device and back (into page i + 1 with wrong_page), checked byte for byte; 0, or -1 once failed. */
 static int roundtrip_page(struct vdev *d, struct dmabuf *b, uint32_t i, uint8_t *want, const char *name, int wrong_page)
 {
@@ -464,7 +521,7 @@ static int roundtrip_page(struct vdev *d, struct dmabuf *b, uint32_t i, uint8_t 
 
 	rng_fill(want, VH_PAGE);
 	memcpy(page, want, VH_PAGE);
-	err = edu_dma(d->bar, b->pa[i] + out_off, DMA_XFER, 0);
+	err = edu_dma(d->bar, dev_addr(b, i) + out_off, DMA_XFER, 0);
 	/* The host timestamps these marks to measure the kexec blackout. */
 	if (!err && i == 0)
 		ktap_info(VH_INFO_DMA_MARK, VH_DMA_MARK_FIRST);
@@ -472,9 +529,9 @@ static int roundtrip_page(struct vdev *d, struct dmabuf *b, uint32_t i, uint8_t 
 	for (uint32_t k = 0; !err && k < VH_PAGE; k++)
 		page[k] = (uint8_t)~want[k];
 	if (!err)
-		err = edu_dma(d->bar, b->pa[wrong_page ? (i + 1) % pages : i] + in_off, DMA_XFER, 1);
+		err = edu_dma(d->bar, dev_addr(b, wrong_page ? (i + 1) % pages : i) + in_off, DMA_XFER, 1);
 	if (err) {
-		fail_hard(name, "dma", -err, "edu DMA completes", "page %u (pa 0x%llx) timed out", i, (unsigned long long)b->pa[i]);
+		fail_hard(name, "dma", -err, "edu DMA completes", "page %u (%s 0x%llx) timed out", i, addr_kind(b), (unsigned long long)dev_addr(b, i));
 		return -1;
 	}
 	for (uint32_t k = 0; k < VH_PAGE; k++) {
@@ -484,7 +541,7 @@ static int roundtrip_page(struct vdev *d, struct dmabuf *b, uint32_t i, uint8_t 
 
 		if (page[k] != expect) {
 			fail_hard(name, "dma", 0, "the bytes written before the round trip, untouched outside the window",
-				  "page %u (pa 0x%llx) byte %u: 0x%02x, wanted 0x%02x", i, (unsigned long long)b->pa[i], k, page[k], expect);
+				  "page %u (%s 0x%llx) byte %u: 0x%02x, wanted 0x%02x", i, addr_kind(b), (unsigned long long)dev_addr(b, i), k, page[k], expect);
 			return -1;
 		}
 	}
@@ -513,4 +570,78 @@ void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name, in
 	ktap_info("dma_transfers", "%u", pages * 2);
 	free(want);
 	pass(name);
+}
+
+/* The kernel's record of the IOMMU's fault for a transfer to addr: what the DMAR fault registers said, logged as it
+ * handles the fault interrupt (asynchronously, so it is waited for); 1 found, 0 not within a second. */
+static int iommu_fault_logged(uint64_t addr, char *line, size_t cap)
+{
+	char needle[48];
+	int found = 0;
+
+	snprintf(needle, sizeof(needle), "fault addr 0x%llx ", (unsigned long long)addr);
+	for (int i = 0; i < 20 && found <= 0; i++) {
+		found = kmsg_find(needle, line, cap);
+		if (found <= 0)
+			usleep(50000);
+	}
+	return found > 0;
+}
+
+/* Behind an IOMMU the device reaches only what the IOAS maps: a transfer to an IOVA it does not map must land nowhere
+ * (no page of the buffer changes) and the IOMMU must fault it (its fault record, which an IOMMU that translates
+ * nothing never makes). With vh.cheat=map-pa the driver maps page 0 at that IOVA too, and the transfer lands: the control. */
+void assert_dma_outside_ioas_blocked(struct vdev *d, struct dmabuf *b, int map_pa)
+{
+	const char *name = VH_A_DMA_OUTSIDE_IOAS_BLOCKED;
+	uint64_t target = b->iova + OUTSIDE_OFFSET;
+	uint32_t changed = 0;
+	char fault[256] = "";
+	int err;
+
+	if (!step(name))
+		return;
+	if (map_pa) {
+		err = ioas_map_file(d->iommufd, d->ioas, b->memfd, 0, VH_PAGE, target);
+		ktap_info("cheat", "page 0 also mapped at IOVA 0x%llx: %s", (unsigned long long)target, err ? strerrorname_np(-err) : "ok");
+	}
+	memset(b->va, 0x5a, VH_PAGE);
+	memset(b->va + VH_PAGE, 0xa5, VH_PAGE);
+	err = edu_dma(d->bar, b->iova + VH_PAGE, DMA_XFER, 0);
+	if (!err)
+		err = edu_dma(d->bar, target, DMA_XFER, 1);
+	for (uint32_t k = 0; !err && k < VH_PAGE; k++)
+		changed += b->va[k] != 0x5a;
+	ktap_info("outside_target", "iova 0x%llx", (unsigned long long)target);
+	if (err)
+		fail_soft(name, "dma", -err, "edu DMA completes", "timed out");
+	else if (changed)
+		fail_soft(name, "dma", 0, "a transfer to an IOVA the IOAS does not map lands nowhere",
+			  "%u bytes of page 0 changed by a transfer to IOVA 0x%llx", changed, (unsigned long long)target);
+	else if (!iommu_fault_logged(target, fault, sizeof(fault)))
+		fail_soft(name, "dma", 0, "the IOMMU faults a transfer to an IOVA the IOAS does not map",
+			  "no DMAR fault recorded for IOVA 0x%llx", (unsigned long long)target);
+	else {
+		ktap_info("iommu_fault", "%s", fault);
+		pass(name);
+	}
+	if (map_pa)
+		ioas_unmap(d->iommufd, d->ioas, target, VH_PAGE);
+}
+
+/* IOMMU_GET_HW_INFO names the IOMMU behind the device: Intel VT-d, QEMU's intel-iommu. */
+void assert_iommu_hw_info(struct vdev *d)
+{
+	const char *name = VH_A_IOMMU_HW_INFO;
+	uint32_t type = 0;
+	int err;
+
+	if (!step(name))
+		return;
+	err = iommu_get_hw_info(d->iommufd, d->devid, &type);
+	ktap_info("hw_info_type", "%u", type);
+	if (err || type != IOMMU_HW_INFO_TYPE_INTEL_VTD)
+		fail_soft(name, "hw_info", -err, "IOMMU_GET_HW_INFO of type IOMMU_HW_INFO_TYPE_INTEL_VTD", "type %u", type);
+	else
+		pass(name);
 }

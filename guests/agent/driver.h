@@ -18,15 +18,23 @@ struct dmabuf {
 	uint8_t *va;
 	uint64_t len, iova;
 	uint32_t runs; /* physically contiguous runs GET_PA reported */
+	int by_iova;   /* the device sits behind an IOMMU: it is given IOVAs, not pa[] */
 	uint64_t pa[VH_MAX_PAGES];
 };
 
 /* Gates on what the running kernel offers; calls lacks() with its reason. */
 void require_noiommu_kernel(void);
+void require_iommu_kernel(const char *bdf);
+/* The gate of the plan's mode (vh.mode=): iommu, or noiommu. */
+void require_dma_mode(int iommu, const char *bdf);
 
 /* Each of these is one assertion of the same name. */
 void assert_bound_to_vfio_pci(struct vdev *d);
 void assert_noiommu_cdev(struct vdev *d);
+void assert_iommu_cdev(struct vdev *d);
+void assert_iommu_hw_info(struct vdev *d);
+/* map_pa: a negative control (vh.cheat=map-pa), the driver maps page 0 at the target IOVA so the transfer lands. */
+void assert_dma_outside_ioas_blocked(struct vdev *d, struct dmabuf *b, int map_pa);
 void assert_taint_user(void);
 void assert_bind_iommufd(struct vdev *d);
 void assert_ioas_alloc(struct vdev *d);

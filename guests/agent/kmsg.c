@@ -64,3 +64,27 @@ int kmsg_device_record(const char *bdf, const char *owner, struct device_record 
 	close(fd);
 	return (int)n;
 }
+
+int kmsg_find(const char *needle, char *out, size_t cap)
+{
+	char rec[2048];
+	ssize_t n;
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), found = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (!found && ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE))) {
+		const char *msg;
+
+		if (n <= 0)
+			continue;
+		rec[n] = 0;
+		msg = strchr(rec, ';');
+		if (msg && strstr(msg + 1, needle)) {
+			snprintf(out, cap, "%.*s", (int)strcspn(msg + 1, "\n"), msg + 1);
+			found = 1;
+		}
+	}
+	close(fd);
+	return found;
+}

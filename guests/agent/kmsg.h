@@ -13,4 +13,7 @@ struct device_record {
 /* Scans this boot's log for every probe of bdf and every message a driver printed about it; 0 or -errno. */
 int kmsg_device_record(const char *bdf, const char *owner, struct device_record *r);
 
+/* The first record of this boot whose message holds needle, into out: 1 found, 0 not, or -errno. */
+int kmsg_find(const char *needle, char *out, size_t cap);
+
 #endif

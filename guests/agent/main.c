@@ -85,6 +85,11 @@ static void parse_plan(struct plan *p)
 			snprintf(p->cheat, sizeof(p->cheat), "%s", v);
 		else if ((v = key_value(tok, VH_KEY_IOMMUFD)))
 			p->iommufd = !strcmp(v, "1");
+		else if ((v = key_value(tok, VH_KEY_MODE))) {
+			p->iommu = !strcmp(v, VH_MODE_IOMMU);
+			if (!p->iommu && strcmp(v, VH_MODE_NOIOMMU))
+				fprintf(stderr, "vh: unknown " VH_KEY_MODE "=%s, taken as " VH_MODE_NOIOMMU "\n", v);
+		}
 	}
 	if (p->pages < 1)
 		p->pages = 1;

@@ -261,12 +261,15 @@ int noiommu_get_pa(int iommufd, uint32_t ioas, uint64_t iova, uint64_t *len, uin
 	return err;
 }
 
-int iommu_get_hw_info(int iommufd, uint32_t devid)
+int iommu_get_hw_info(int iommufd, uint32_t devid, uint32_t *type)
 {
 	uint8_t data[256];
 	struct iommu_hw_info h = { .size = sizeof(h), .dev_id = devid, .data_len = sizeof(data), .data_uptr = (uintptr_t)data };
+	int err = xioctl(iommufd, IOMMU_GET_HW_INFO, &h);
 
-	return xioctl(iommufd, IOMMU_GET_HW_INFO, &h);
+	if (!err && type)
+		*type = h.out_data_type;
+	return err;
 }
 
 long vmpin_kb(int pid)

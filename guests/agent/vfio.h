@@ -24,7 +24,8 @@ int ioas_map_file(int iommufd, uint32_t ioas, int memfd, uint64_t start, uint64_
 int ioas_unmap(int iommufd, uint32_t ioas, uint64_t iova, uint64_t len);
 /* IOMMU_IOAS_NOIOMMU_GET_PA: *len is in (max bytes) and out (contiguous bytes). */
 int noiommu_get_pa(int iommufd, uint32_t ioas, uint64_t iova, uint64_t *len, uint64_t *pa);
-int iommu_get_hw_info(int iommufd, uint32_t devid);
+/* IOMMU_GET_HW_INFO; the IOMMU's type (IOMMU_HW_INFO_TYPE_*) in *type when given. */
+int iommu_get_hw_info(int iommufd, uint32_t devid, uint32_t *type);
 
 /* /proc/<pid>/status VmPin in kB, or -errno. */
 long vmpin_kb(int pid);

@@ -31,6 +31,9 @@ export interface VmSpec {
   resultSocket: string;
   /** QEMU trace events to log, timestamped, into file (-trace, -D): what a device did, seen from the host. */
   trace?: { events: string[]; file: string };
+  /** QEMU's Intel IOMMU on q35 (before every PCI device, which must find it at realize), with interrupt remapping, without
+   * which iommufd binds no device (MSIs not isolated); KVM then needs its irqchip split. */
+  iommu?: boolean;
   /** QMP socket, so a hung guest can be asked where its vCPUs are. */
   qmpSocket?: string;
   /** The console is the user's terminal, with QEMU's monitor multiplexed (Ctrl-A X quits). */
@@ -91,7 +94,7 @@ export function qemuArgv(vm: VmSpec): string[] {
     '-numa', `node,nodeid=${i},memdev=mem${i}${i < vm.cpus ? `,cpus=${i}` : ''}`,
   ]).flat();
   return [
-    '-M', vm.arch.machine,
+    '-M', vm.iommu && vm.accel.name === 'kvm' ? `${vm.arch.machine},kernel-irqchip=split` : vm.arch.machine,
     ...accel,
     '-m', `${vm.memoryMiB}M`,
     // One socket per NUMA node that has CPUs: CPUs sharing a cache across nodes make the kernel WARN.
@@ -106,6 +109,7 @@ export function qemuArgv(vm: VmSpec): string[] {
     '-kernel', vm.kernel,
     '-initrd', vm.initrd,
     '-append', vm.cmdline,
+    ...(vm.iommu ? ['-device', 'intel-iommu,intremap=on'] : []),
     ...devices,
     ...vm.arch.extra,
   ];

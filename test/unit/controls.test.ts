@@ -27,6 +27,8 @@ const recorded: Record<string, string> = {
   'dma-across-kexec': 'dma-across-kexec-reference',
   'lifecycle-represerve': 'lifecycle-represerve-reference',
   'lifecycle-second-opener': 'lifecycle-second-opener-reference',
+  'iommu-dma': 'iommu-dma-7.3',
+  'vfio-handover-iommu': 'vfio-handover-iommu-upstream',
 };
 
 function observed(c: Case) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import noiommuDma from '../../cases/noiommu-dma.ts';
+import iommuDma from '../../cases/iommu-dma.ts';
 import { kernelCmdline } from '../../harness/run-case.ts';
 import { arches } from '../../harness/qemu/arch.ts';
 import { bdfOf, placeDevices, qemuArgv } from '../../harness/qemu/argv.ts';
@@ -51,6 +52,19 @@ describe('QEMU command line', () => {
     });
     expect(argv).toContain('socket,id=result,path=/tmp/a,,b/s');
     expect(argv).toContain('unix:/tmp/a,,b/q,server=on,wait=off');
+  });
+
+  it("puts QEMU's intel-iommu before every PCI device in iommu mode, and tells the agent the mode", () => {
+    const devices = placeDevices([{ model: 'edu' }], 4);
+    const vm = { arch, accel: { name: 'tcg', why: 'test' }, qemu: 'qemu', kernel: 'k', initrd: 'i', cmdline: 'c', memoryMiB: 512, cpus: 1, devices, resultSocket: '/tmp/s' } as const;
+    const argv = qemuArgv({ ...vm, iommu: true });
+    const at = argv.indexOf('intel-iommu,intremap=on');
+    expect(at).toBeGreaterThan(0);
+    expect(argv.findIndex((a) => a.startsWith('pcie-root-port'))).toBeGreaterThan(at);
+    expect(qemuArgv(vm).join(' ')).not.toContain('intel-iommu');
+    expect(qemuArgv({ ...vm, iommu: true, accel: { name: 'kvm', why: 'test' } })).toContain(`${arch.machine},kernel-irqchip=split`);
+    expect(kernelCmdline(iommuDma, devices, arch)).toContain('vh.mode=iommu');
+    expect(kernelCmdline(noiommuDma, devices, arch)).not.toContain('vh.mode=');
   });
 
   it('lets user words come last so they win', () => {
