@@ -2,7 +2,7 @@
 // claim by claim (the claims matrix, `--require`), not case by case.
 import type { Claim } from '../kernels/capabilities.ts';
 import { modeOf, type Case } from './case.ts';
-import { A, kexecReboot, type AssertionName } from './contract.ts';
+import { A, kexecReboot, type AssertionName, type Mode } from './contract.ts';
 
 /** Assertions that mean one guarantee wherever they appear. */
 const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
@@ -67,4 +67,16 @@ export function claimsTable(cases: Case[], summaries: Record<Claim, string>): st
     return `| \`${cl}\` | ${summaries[cl]} | ${names.map((n) => `\`${n}\``).join(', ')} |`;
   });
   return ['| claim | guarantee | assertions that stand for it |', '| --- | --- | --- |', ...rows];
+}
+
+/** A claim `--require` names, in a mode: `vfio-preserve` is no-IOMMU mode's (the seed's base line), `vfio-preserve@iommu`
+ * iommu mode's; `iommu` is only ever iommu mode's. */
+export type RequiredClaim = Claim | `${Claim}@iommu`;
+
+/** The claims required of the cases of one mode. */
+export function requiredIn(required: readonly RequiredClaim[], mode: Mode): Claim[] {
+  return required.flatMap((r) => {
+    const [claim, at] = r.split('@') as [Claim, string | undefined];
+    return (at ?? (claim === 'iommu' ? 'iommu' : 'noiommu')) === mode ? [claim] : [];
+  });
 }

@@ -3,7 +3,8 @@ import { appendFileSync, existsSync, readFileSync, rmSync, truncateSync, writeFi
 import { join } from 'node:path';
 import { modeOf, type Case } from '../cases/case.ts';
 import { marker, word, type Key } from '../cases/contract.ts';
-import { fragmentPath, type Claim } from '../kernels/capabilities.ts';
+import { fragmentPath } from '../kernels/capabilities.ts';
+import type { RequiredClaim } from '../cases/claims.ts';
 import type { Kernel } from './kernel/build.ts';
 import { describeMiss, loadFragment, missingSymbols, parseConfig } from './kernel/fragments.ts';
 import type { Guest } from './guest/initramfs.ts';
@@ -32,7 +33,7 @@ export interface RunContext {
   /** Extra kernel command-line words from the user; they come last, so they win. */
   append?: string;
   /** Claims whose SKIP is a failure. */
-  require?: Claim[];
+  require?: RequiredClaim[];
   onPhase?: (c: Case, phase: Phase) => void;
 }
 

@@ -4,6 +4,7 @@ import type { Case } from '../cases/case.ts';
 import { allCases } from '../cases/index.ts';
 import type { CaseResult } from './verdict.ts';
 import type { Claim } from '../kernels/capabilities.ts';
+import { requiredIn, type RequiredClaim } from '../cases/claims.ts';
 import { A, CASE, CHEAT, CLAIM, REFUSED, SECCOMP, WATCH, kexecReboot, type Cheat } from '../cases/contract.ts';
 
 /** A contract spelling inside a RegExp, matched literally. */
@@ -250,7 +251,9 @@ export interface ControlVerdict {
 }
 
 /** `require`: claims the kernel must make (`--require`); a control that needs one and cannot run is not ok. */
-export function judgeControl(c: Judged, r: CaseResult, require: Claim[] = []): ControlVerdict {
+export function judgeControl(c: Judged, r: CaseResult, required: RequiredClaim[] = []): ControlVerdict {
+  // Every control that needs a claim runs a no-IOMMU case.
+  const require = requiredIn(required, 'noiommu');
   if (r.status === 'error') return { caught: false, detail: `the run itself failed: ${r.reason}` };
   // The case never booted: this kernel's config lacks what it needs (an image without the iommu fragment).
   if (r.status === 'skip' && r.assertions.length === 0) return { caught: false, skip: r.reason, detail: `cannot run here: ${r.reason}` };

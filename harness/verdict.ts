@@ -4,8 +4,8 @@
 // then the case status. Pure: the unit tests feed it recorded real streams.
 import { constants } from 'node:os';
 import { Parser, lineTypes, type FinalResults, type Result } from 'tap-parser';
-import { qualified, type Case } from '../cases/case.ts';
-import { claimOfAssertion } from '../cases/claims.ts';
+import { modeOf, qualified, type Case } from '../cases/case.ts';
+import { claimOfAssertion, requiredIn, type RequiredClaim } from '../cases/claims.ts';
 import { AGENT, BAIL, DMA_MARK, INFO, INFO_PREFIX, infoLine, kexecReboot, marker } from '../cases/contract.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
 import { warningsAllowlist, type AllowedWarning } from '../kernels/warnings-allowlist.ts';
@@ -56,7 +56,7 @@ export interface Observation {
 
 export interface JudgeOptions {
   /** Claims whose SKIP counts as a failure (`--require`). */
-  require?: Claim[];
+  require?: RequiredClaim[];
   /** Warning splats that do not fail a case; kernels/warnings-allowlist.ts when not given. */
   allowWarnings?: AllowedWarning[];
 }
@@ -354,7 +354,7 @@ interface Matched extends Assertion {
 
 function matchStages(c: Case, stages: StageReport[], opts: JudgeOptions): { assertions: Assertion[]; reported: Set<string> } {
   const byStage = c.stages.map((stage, i) => matchAssertions(stage.assertions, stageReport(stages, i + 1), i + 1));
-  const judged = applyRequire(c, regressions(byStage), opts.require ?? []);
+  const judged = applyRequire(c, regressions(byStage), requiredIn(opts.require ?? [], modeOf(c)));
   const assertions: Assertion[] = [];
   const reported = new Set<string>();
   judged.forEach((stage, i) =>
@@ -434,7 +434,8 @@ function applyRequire(c: Case, byStage: Matched[][], require: Claim[]): Matched[
       const claim = a.skip === undefined ? undefined : require.find((cl) => claimOf(a.skip) === cl || claimOfAssertion(c, k + 1, a.name) === cl);
       if (!claim) return a;
       const { skip, ...rest } = a;
-      return { ...rest, ok: false, diag: { expected: `the kernel claims ${claim} (--require ${claim})`, seen: skip, phase: 'require' } };
+      const named = modeOf(c) === 'iommu' && claim !== 'iommu' ? `${claim}@iommu` : claim;
+      return { ...rest, ok: false, diag: { expected: `the kernel claims ${claim} (--require ${named})`, seen: skip, phase: 'require' } };
     }),
   );
 }

@@ -1,7 +1,8 @@
 // Each command declares its options from shared groups (kunit.py's add_build_opts/add_exec_opts);
 // parsed strictly per command, and every value checked before anything starts.
 import { parseArgs } from 'node:util';
-import { claims, type Claim } from '../../kernels/capabilities.ts';
+import { claims } from '../../kernels/capabilities.ts';
+import type { RequiredClaim } from '../../cases/claims.ts';
 import { UsageError } from '../errors.ts';
 import { defaultKernelSpec, parseKernelSpec, type KernelSpec } from '../kernel/spec.ts';
 import type { Phase } from '../run-case.ts';
@@ -79,7 +80,7 @@ export const vmOptions = {
 /** Options of the commands whose output is a TAP stream of verdicts. */
 export const reportOptions = {
   tap: { type: 'boolean', help: 'TAP on stdout even on a terminal' },
-  require: { type: 'string', multiple: true, arg: 'CLAIM', help: `a SKIP for this kernel claim is a failure (${Object.keys(claims).join(', ')}); repeatable` },
+  require: { type: 'string', multiple: true, arg: 'CLAIM', help: `a SKIP for this kernel claim is a failure (${Object.keys(claims).join(', ')}; CLAIM@iommu: in iommu mode); repeatable` },
 } satisfies OptionTable;
 
 function phaseNames(): Phase[] {
@@ -111,12 +112,14 @@ export function parseTimeouts(words: string[] = []): Partial<Record<Phase, numbe
   return out;
 }
 
-/** --require CLAIM: only claims the harness knows. */
-export function parseRequire(names: string[] = []): Claim[] {
+/** --require CLAIM[@iommu]: only claims the harness knows, in no-IOMMU mode unless @iommu says otherwise. */
+export function parseRequire(names: string[] = []): RequiredClaim[] {
   for (const n of names) {
-    if (!(n in claims)) throw new UsageError(`unknown claim '${n}' for --require: known claims are ${Object.keys(claims).join(', ')}`);
+    const [claim, at, more] = n.split('@');
+    if (!(claim! in claims) || (at !== undefined && at !== 'iommu') || more !== undefined)
+      throw new UsageError(`unknown claim '${n}' for --require: known claims are ${Object.keys(claims).join(', ')}, each optionally @iommu`);
   }
-  return names as Claim[];
+  return names as RequiredClaim[];
 }
 
 /** Parses one command's arguments strictly: an option it does not take is a UsageError naming both. */

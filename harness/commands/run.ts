@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { Case } from '../../cases/case.ts';
 import { pickCases } from '../../cases/index.ts';
-import type { Claim } from '../../kernels/capabilities.ts';
+import type { RequiredClaim } from '../../cases/claims.ts';
 import { ExitCode } from '../errors.ts';
 import { runCase } from '../run-case.ts';
 import { caseCost, inOrderPool, parseJobs, shard } from '../schedule.ts';
@@ -24,7 +24,7 @@ const runOptions = {
 
 interface RunPlan {
   cases: Case[];
-  require: Claim[];
+  require: RequiredClaim[];
   jobs: number;
   shard?: string;
   append?: string;

@@ -9,7 +9,7 @@ import { repoRoot } from '../paths.ts';
 import { yamlBlock } from '../report/yaml.ts';
 import { tapHeader } from '../report/tap.ts';
 import { note, endStatus } from '../progress.ts';
-import type { Claim } from '../../kernels/capabilities.ts';
+import type { RequiredClaim } from '../../cases/claims.ts';
 import { word } from '../../cases/contract.ts';
 import { caseContext, openSession, type SessionRequest } from '../session.ts';
 import { Reporter, type ReporterOptions } from '../reporter.ts';
@@ -18,7 +18,7 @@ import { defineCommand, kernelOptions, parseRequire, reportOptions, sessionReque
 interface SelftestPlan {
   cheats: Control[];
   kernels: { control: KernelControl; spec: KernelSpec }[];
-  require: Claim[];
+  require: RequiredClaim[];
   append?: string;
   session: SessionRequest;
   report: ReporterOptions;

@@ -51,6 +51,7 @@ describe('per-command options', () => {
     expect(refusal('run', ['--jobs', '0'])).toMatch(/^--jobs takes a whole number/);
     expect(refusal('run', ['--shard', '4/3'])).toMatch(/^--shard takes I\/N/);
     expect(refusal('run', ['--require', 'teleport'])).toMatch(/^unknown claim 'teleport'/);
+    expect(refusal('run', ['--require', 'vfio-preserve@somewhere'])).toMatch(/^unknown claim 'vfio-preserve@somewhere'.*each optionally @iommu/);
     expect(refusal('run', ['no-such-case'])).toMatch(/^unknown case 'no-such-case'/);
     expect(refusal('run', ['--kernel', 'ubuntu:99'])).toMatch(/^unknown kernel spec 'ubuntu:99'/);
     expect(refusal('run', ['--next-kernel', 'image:/nonexistent/bzImage'])).toBe('kernel image not found: /nonexistent/bzImage');

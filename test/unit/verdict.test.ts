@@ -1,6 +1,8 @@
 // The verdict logic, fed real recorded streams (and real streams cut short, as a crash cuts them).
 import { describe, expect, it } from 'vitest';
 import noiommuDma from '../../cases/noiommu-dma.ts';
+import vfioHandoverIommu from '../../cases/vfio-handover-iommu.ts';
+import { requiredIn } from '../../cases/claims.ts';
 import { allAssertions } from '../../cases/case.ts';
 import { judge, parseResultChannel } from '../../harness/verdict.ts';
 import { withExtraReport, withoutReport, withoutSplats, withSkip } from './ktap-edit.ts';
@@ -145,5 +147,26 @@ describe('parseResultChannel', () => {
     ]);
     expect(p.asserts[0]).toMatchObject({ name: 'ioas_map', ok: false, diag: { errno: 12, phase: 'map' } });
     expect(p.agent).toEqual(['start stage=1', 'done stage=1 exit=1']);
+  });
+});
+
+describe('--require in a mode', () => {
+  const observed = () => ({
+    resultLines: fx('vfio-handover-iommu-7.3', 'vfio-handover-iommu.result.log').split('\n'),
+    console: fx('vfio-handover-iommu-7.3', 'vfio-handover-iommu.console.log'),
+    exit: exit0,
+  });
+
+  it('reads a bare claim as no-IOMMU mode, CLAIM@iommu as iommu mode, and iommu as iommu mode', () => {
+    expect(requiredIn(['vfio-preserve', 'vfio-running@iommu', 'iommu'], 'noiommu')).toEqual(['vfio-preserve']);
+    expect(requiredIn(['vfio-preserve', 'vfio-running@iommu', 'iommu'], 'iommu')).toEqual(['vfio-running', 'iommu']);
+  });
+
+  it("turns 7.3's SKIP of vfio-handover-iommu (recorded) into a failure only under --require vfio-preserve@iommu", () => {
+    expect(judge(vfioHandoverIommu, observed()).status).toBe('skip');
+    expect(judge(vfioHandoverIommu, observed(), { require: ['vfio-preserve'] }).status).toBe('skip');
+    const r = judge(vfioHandoverIommu, observed(), { require: ['vfio-preserve@iommu'] });
+    expect(r.status).toBe('fail');
+    expect(r.assertions.find((a) => a.name === 'stage1/preserve_device_fd')?.diag).toMatchObject({ expected: 'the kernel claims vfio-preserve (--require vfio-preserve@iommu)', phase: 'require' });
   });
 });
