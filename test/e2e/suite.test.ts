@@ -45,6 +45,14 @@ describe('vfio-handover run (default suite, default Debian 7.3 kernel)', () => {
     allAssertions(c).forEach((name, i) => expect(subtest(c.name)).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${name}( # time=\\d+ms)?$`, 'm')));
   });
 
+  it("passes iommu-dma behind QEMU's intel-iommu: DMA at IOVAs, and the IOMMU's fault record for a transfer outside the IOAS", () => {
+    const c = allCases.find((k) => k.name === 'iommu-dma')!;
+    expect(cases.find((k) => k.name === c.name)).toMatchObject({ ok: true, skip: false });
+    allAssertions(c).forEach((name, i) => expect(subtest(c.name)).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${name}( # time=\\d+ms)?$`, 'm')));
+    expect(subtest(c.name)).toMatch(/^ {4}# info cdev=\/dev\/vfio\/devices\/vfio\d+$/m);
+    expect(subtest(c.name)).toMatch(/^ {4}# info iommu_fault=DMAR: \[DMA Write NO_PASID\] Request device \[0000:01:00\.0\] fault addr 0x4100000 /m);
+  });
+
   it('passes luo-dma-buffer and memfd-chain across real kexecs', () => {
     for (const name of ['luo-dma-buffer', 'memfd-chain']) {
       expect(cases.find((k) => k.name === name), name).toMatchObject({ ok: true, skip: false });
@@ -56,7 +64,7 @@ describe('vfio-handover run (default suite, default Debian 7.3 kernel)', () => {
   });
 
   it('skips vfio-handover, only-vfio, kexec-chain, nvme-handover, dma-across-kexec and the lifecycle cases with the errno 7.3 gives for PRESERVE_FD of a vfio cdev fd', () => {
-    for (const name of ['vfio-handover', 'only-vfio', 'kexec-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener']) {
+    for (const name of ['vfio-handover', 'only-vfio', 'kexec-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'vfio-handover-iommu']) {
       const c = cases.find((k) => k.name === name);
       expect(c?.ok, name).toBe(true);
       expect(String(c?.skip)).toBe('vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT');

@@ -100,6 +100,20 @@ describe('matrix cells', () => {
     expect(cells.find((c) => c.claim === 'vfio-running')).toMatchObject({ assertion: 'only-vfio: stage2/not_reset', seen: 'the control' });
   });
 
+  it('places the iommu-mode cases in rows of their own: upstream hands an iommu-mode device over, reset (recorded)', () => {
+    const both = runs({ 'vfio-handover': 'upstream-lu-v5', 'iommu-dma': 'iommu-dma-7.3', 'vfio-handover-iommu': 'vfio-handover-iommu-upstream' });
+    const cells = kernelCells('upstream', both);
+    const at = (claim: string, mode: string) => cells.find((c) => c.claim === claim && c.mode === mode);
+    expect(matrixRows(both.map((x) => x.c)).filter((r) => r.mode === 'iommu').map((r) => r.claim)).toEqual(['iommu', 'memfd-preserve', 'vfio-preserve', 'vfio-reserve', 'vfio-running']);
+    expect(at('iommu', 'iommu')).toMatchObject({ status: 'ok' });
+    expect(at('iommu', 'noiommu')).toBeUndefined();
+    expect(at('vfio-preserve', 'iommu')).toMatchObject({ status: 'ok' });
+    expect(at('vfio-running', 'iommu')).toMatchObject({ status: 'not ok', assertion: 'vfio-handover-iommu: stage2/bus_master_before_open', seen: 'PCI_COMMAND 0x0400' });
+    // The no-IOMMU rows come from the no-IOMMU cases alone.
+    expect(at('vfio-running', 'noiommu')).toMatchObject({ status: 'not ok', assertion: 'vfio-handover: stage2/bus_master_before_open' });
+    expect(matrixMarkdown({ kernels: [{ id: 'upstream', spec: 'debian:7.3' }], cells })).toMatch(/^\| `vfio-preserve \(iommu\)` \| ok \|$/m);
+  });
+
   it('renders Markdown and a self-contained page with every cell', () => {
     const m = { kernels: [{ id: 'a', spec: 'debian:7.3' }], cells: kernelCells('a', runs(on73)) };
     const rows = matrixRows(runs(on73).map((x) => x.c)).length;
