@@ -69,6 +69,9 @@ export function kernelCmdline(c: Case, devices: VmDevice[], arch: Arch, append =
     // The driver core's record of every probe, driver named (KERN_DEBUG: kmsg only), in a log big enough to keep it.
     'initcall_debug',
     'log_buf_len=1M',
+    // The 8254-through-IO-APIC check counts ticks in a busy wait a starved TCG vCPU can miss; with interrupt remapping
+    // (iommu mode) the kernel then panics instead of falling back ("timer doesn't work through Interrupt-remapped IO-APIC").
+    'no_timer_check',
     word('case', c.name),
     ...c.devices.map((d, i) => word(d.role, bdfOf(devices[i]!))),
     ...(Object.entries(c.params) as [Key, string | number][]).map(([k, v]) => word(k, v)),
