@@ -89,7 +89,7 @@ export const guarantees: Record<AssertionName, Row> = {
 export const kselftestGuarantees: Record<KselftestPoint, Row> = {
   'kselftest:vfio_pci_liveupdate_uapi_test': {
     guarantee: "the series' own uapi selftest passes on the device: every test of its KTAP ok (or SKIP with its reason), exit status 0",
-    controls: [stream],
+    controls: [{ kind: 'append', words: 'vh.kselftest=vfio_pci_liveupdate_uapi_test' }, stream],
   },
 };
 

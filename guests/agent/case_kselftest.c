@@ -23,18 +23,18 @@ struct kst_run {
 	char first_fail[256];
 };
 
-/* One output line of the kselftest, nested under our test point; anything not KTAP becomes a comment. */
+/* One output line of the kselftest, nested under our test point; anything not KTAP (its stderr) becomes a comment. */
 static void forward_line(struct kst_run *r, const char *line)
 {
 	const char *skip = strstr(line, "# SKIP");
 	int ktap = !strncmp(line, "ok ", 3) || !strncmp(line, "not ok ", 7) || line[0] == '#' || !strncmp(line, "1..", 3) ||
-		   !strncmp(line, "TAP version", 11) || line[0] == ' ' || !line[0];
+		   !strncmp(line, "TAP version", 11) || !strncmp(line, "KTAP version", 12) || !strncmp(line, "    ", 4);
 
 	if (skip && !r->skip[0])
 		snprintf(r->skip, sizeof(r->skip), "%s", skip[6] == ' ' ? skip + 7 : skip + 6);
 	if (!strncmp(line, "not ok ", 7) && !r->first_fail[0])
 		snprintf(r->first_fail, sizeof(r->first_fail), "%s", line);
-	ktap_line("    %s%s", ktap ? "" : "# ", line);
+	ktap_line("    %s%s", ktap ? "" : line[0] ? "# " : "#", line);
 }
 
 /* Reads the child's merged stdout+stderr line by line until it closes, or kills it after SILENCE_MS of nothing. */

@@ -33,6 +33,16 @@ describe.skipIf(!existsSync(upstreamSeries))(`upstream-uapi-selftest on upstream
     expect(readFileSync(join(runDirOf(dir), 'upstream-uapi-selftest.console.log'), 'utf8')).toMatch(/Adding to iommu group/);
     expect(await validateRunFiles(runDirOf(dir))).toEqual([]);
   }, 600_000);
+
+  it('fails with every variant (the control: --append vh.kselftest=<program> drops -v iommufd); the group ones find no /dev/vfio/vfio', async () => {
+    const dir = scratch();
+    const r = await run(['run', 'upstream-uapi-selftest', '--kernel', 'debian:7.3', '--patches', upstreamSeries, '--append', 'vh.kselftest=vfio_pci_liveupdate_uapi_test', '--tap', '--results', dir]);
+    const tap = String(r.stdout);
+    expect(r.exitCode, `${tap}\n${r.stderr}`).toBe(1);
+    expect(topLevel(tap).map((c) => [c.name, c.ok])).toEqual([['upstream-uapi-selftest', false]]);
+    expect(tap).toMatch(new RegExp(`^ {4}not ok 2 - ${point}( # time=\\d+ms)?\n {6}---\n {6}expected: "exit status 0"\n {6}seen: "exit status 1: not ok 1 vfio_pci_liveupdate_uapi_test.vfio_type1_iommu.preserve_device"`, 'm'));
+    expect(tap).toMatch(/^ {8}ok 13 - vfio_pci_liveupdate_uapi_test\.iommufd\.preserve_device$/m);
+  }, 600_000);
 });
 
 describe.runIf(!existsSync(upstreamSeries))('upstream-uapi-selftest on upstream', () => {

@@ -72,6 +72,19 @@ describe('a kselftest as a subtest', () => {
     expect(r.reason).toBe(why);
   });
 
+  it('fails the recorded run of every variant (--append vh.kselftest=<program>): the group and container ones cannot open /dev/vfio/vfio', () => {
+    const all = { ...recorded, resultLines: fx('upstream-uapi-selftest-all-variants', 'upstream-uapi-selftest.result.log').split('\n') };
+    const r = judge(c, all);
+    expect(r.status).toBe('fail');
+    const k = r.assertions.find((a) => a.name === point)!;
+    expect(k.diag).toMatchObject({ expected: 'exit status 0', seen: 'exit status 1: not ok 1 vfio_pci_liveupdate_uapi_test.vfio_type1_iommu.preserve_device' });
+    expect(k.subtests?.filter((s) => !s.ok).map((s) => s.name.split('.')[1])).toEqual(
+      ['vfio_type1_iommu', 'vfio_type1v2_iommu', 'iommufd_compat_type1', 'iommufd_compat_type1v2'].flatMap((v) => [v, v, v]),
+    );
+    // Its stderr (the lib's assertion) rides along as comments, not as KTAP the parser could misread.
+    expect(all.resultLines).toContain('    #   open(/dev/vfio/vfio) failed');
+  });
+
   it('calls a kselftest that crashed or hung an error, never ok', () => {
     const done = recorded.resultLines.findIndex((l) => l.startsWith('# vh agent=done'));
     const lines = [...recorded.resultLines.slice(0, done), `# vh agent=error ${point} Segmentation fault`, ...recorded.resultLines.slice(done)];
