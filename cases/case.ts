@@ -1,6 +1,6 @@
 // What a case is: devices, the capabilities it needs, its stages and the assertions each reports.
 import type { CapabilityName, Claim } from '../kernels/capabilities.ts';
-import type { AssertionName, Key, Mode } from './contract.ts';
+import { KSELFTEST, type AssertionName, type Key, type Mode } from './contract.ts';
 
 export interface CaseDevice {
   /** How the agent is told where this device is: vh.<role>=<bdf>. */
@@ -15,10 +15,27 @@ export interface CaseDevice {
   driveIops?: number;
 }
 
+/** A kselftest of the kernel tree under test: built from tools/testing/selftests/<dir>, run in the VM on the case's device. */
+export interface Kselftest {
+  /** Under tools/testing/selftests/, e.g. vfio. */
+  dir: string;
+  /** The program its Makefile builds, e.g. vfio_pci_liveupdate_uapi_test. */
+  program: string;
+  /** Before the device's BDF, which the agent appends (the vfio selftests' lib takes it as the last argument). */
+  args?: string[];
+}
+
+/** The agent's test point for a kselftest: its KTAP nests under it, judged point by point. */
+export type KselftestPoint = `${typeof KSELFTEST.point}${string}`;
+
+export function kselftestPoint(k: Kselftest): KselftestPoint {
+  return `${KSELFTEST.point}${k.program}`;
+}
+
 /** One boot of the case: stage 1 is the first kernel, stage N+1 the kernel after the Nth kexec. */
 export interface Stage {
   /** Every assertion the agent must report in this stage, in order; one missing is a failure, one SKIP makes the case SKIP. */
-  assertions: AssertionName[];
+  assertions: (AssertionName | KselftestPoint)[];
 }
 
 export interface Case {
@@ -42,6 +59,8 @@ export interface Case {
   mode?: Mode;
   /** vCPUs (default 1): a second one buys nothing but cross-vCPU rendezvous under TCG (issue 11's boot hang). */
   cpus?: number;
+  /** Kselftests the agent runs on the `dma` device, bound to vfio-pci, in this order (one test point each). */
+  kselftests?: Kselftest[];
 }
 
 export function defineCase(c: Case): Case {

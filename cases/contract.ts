@@ -74,12 +74,12 @@ export type AssertionName = keyof typeof A;
 export const kexecReboot = 'kexec_reboot';
 
 /** The cases the agent knows, by name (guests/agent/cases.c: VH_CASE_<NAME>). */
-export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'iommu-dma', 'vfio-handover-iommu']);
+export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'iommu-dma', 'vfio-handover-iommu', 'upstream-uapi-selftest']);
 
 export type CaseName = keyof typeof CASE;
 
 /** The agent's kernel command-line words: vh.<key>=<value> (guests/agent: VH_KEY_<KEY>). */
-const keyNames = names(['case', 'dma', 'native', 'pages', 'stage', 'stages', 'shell', 'next', 'induce', 'cheat', 'seed', 'iommufd', 'mode']);
+const keyNames = names(['case', 'dma', 'native', 'pages', 'stage', 'stages', 'shell', 'next', 'induce', 'cheat', 'seed', 'iommufd', 'mode', 'kselftest']);
 export type Key = keyof typeof keyNames;
 export const KEY = Object.freeze(Object.fromEntries(Object.keys(keyNames).map((k) => [k, `vh.${k}`]))) as { readonly [K in Key]: `vh.${K}` };
 
@@ -128,6 +128,10 @@ export const CLAIM = Object.freeze(Object.fromEntries(Object.keys(claims).map((c
 
 /** The claims the agent itself finds refused, by a PRESERVE_FD errno (VH_CLAIM_<NAME>); cases/claims.ts places the rest. */
 const agentClaims: Readonly<Partial<Record<Claim, Claim>>> = { [CLAIM['vfio-preserve']]: CLAIM['vfio-preserve'], [CLAIM['iommufd-preserve']]: CLAIM['iommufd-preserve'] };
+
+/** A case's kselftests (`vh.kselftest=<program>[,<arg>...][;<program>...]`): where the initramfs holds them, how the agent's
+ * test point for each is named (`<point><program>`, its KTAP nested under it), the exit status that means SKIP (VH_KSELFTEST_<NAME>). */
+export const KSELFTEST = { dir: '/kselftest', point: 'kselftest:', skip_exit: '4' } as const;
 
 /** How every fact line of the agent opens: `# vh <key>=<value>` (VH_INFO_PREFIX). */
 export const INFO_PREFIX = '# vh ';
@@ -210,6 +214,7 @@ export const contractGroups: { prefix: string; what: string; names: Readonly<Rec
   { prefix: 'VH_CHEAT', what: 'negative controls (vh.cheat=)', names: CHEAT },
   { prefix: 'VH_INDUCE', what: 'induced failures (vh.induce=)', names: INDUCE },
   { prefix: 'VH_CLAIM', what: 'claims the agent finds refused (kernels/capabilities.ts)', names: agentClaims as Record<string, string> },
+  { prefix: 'VH_KSELFTEST', what: "kselftests: the initramfs folder, the test point's prefix, the SKIP exit status", names: KSELFTEST },
   { prefix: 'VH_INFO', what: 'how every # vh <key>=<value> line opens', names: { prefix: INFO_PREFIX } },
   { prefix: 'VH_INFO', what: '# vh <key>= lines the host reads', names: INFO },
   { prefix: 'VH_AGENT', what: '# vh agent= marker words', names: AGENT },

@@ -1,5 +1,6 @@
 // Every assertion a case declares: the guarantee it stands for, and the negative controls that show it go
 // not ok. test/unit/controls.test.ts checks each control is real and README's table is this one.
+import type { KselftestPoint } from './case.ts';
 import { A, CHEAT, type AssertionName, type Cheat } from './contract.ts';
 
 /** How a control makes an assertion go not ok (or, for `skip`, keeps it from passing vacuously). */
@@ -84,6 +85,14 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.dma_outside_ioas_blocked]: { guarantee: 'behind an IOMMU the device reaches only what the IOAS maps: a transfer to an IOVA it does not map lands in no page and the IOMMU faults it (its fault record)', controls: [{ kind: 'selftest', cheat: CHEAT['map-pa'] }, stream] },
 };
 
+/** A kselftest's test point: its own KTAP, nested under it, judged test by test (harness/verdict.ts). */
+export const kselftestGuarantees: Record<KselftestPoint, Row> = {
+  'kselftest:vfio_pci_liveupdate_uapi_test': {
+    guarantee: "the series' own uapi selftest passes on the device: every test of its KTAP ok (or SKIP with its reason), exit status 0",
+    controls: [{ kind: 'append', words: 'vh.kselftest=vfio_pci_liveupdate_uapi_test' }, stream],
+  },
+};
+
 /** A kernel-warning splat is the harness's own assertion, on every case. */
 export const consoleGuarantees: Record<string, Row> = {
   kernel_warnings: { guarantee: 'no WARNING, lockdep, refcount, UBSAN, KASAN or BUG report during the case', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/warn-at-boot' }, stream] },
@@ -106,7 +115,7 @@ export function describeControl(c: Control): string {
 
 /** README's table: guarantee -> assertion -> controls, one row per assertion. */
 export function controlsTable(): string[] {
-  const rows = Object.entries({ ...guarantees, ...consoleGuarantees }).map(
+  const rows = Object.entries({ ...guarantees, ...kselftestGuarantees, ...consoleGuarantees }).map(
     ([name, r]) => `| ${r.guarantee} | \`${name}\` | ${r.controls.map(describeControl).join('; ')} |`,
   );
   return ['| guarantee | assertion | control that shows it fail |', '| --- | --- | --- |', ...rows];

@@ -88,6 +88,6 @@ export function dmaDeviceHandover(o: { iommufd: boolean }): Stage[] {
 
 /** The same stages behind a real IOMMU: the cdev is vfioN, and the device is given IOVAs, so no step asks for physical addresses. */
 export function behindIommu(stages: Stage[]): Stage[] {
-  const noPa = new Set<AssertionName>([A.get_pa_every_page, A.pa_unchanged_across_kexec]);
+  const noPa = new Set<string>([A.get_pa_every_page, A.pa_unchanged_across_kexec]);
   return stages.map((s) => ({ assertions: s.assertions.filter((a) => !noPa.has(a)).map((a) => (a === A.noiommu_cdev ? A.iommu_cdev : a)) }));
 }

@@ -14,9 +14,10 @@ import lifecycleRepreserve from './lifecycle-represerve.ts';
 import lifecycleSecondOpener from './lifecycle-second-opener.ts';
 import iommuDma from './iommu-dma.ts';
 import vfioHandoverIommu from './vfio-handover-iommu.ts';
+import upstreamUapiSelftest from './upstream-uapi-selftest.ts';
 import { UsageError } from '../harness/errors.ts';
 
-export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, iommuDma, vfioHandoverIommu];
+export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, iommuDma, vfioHandoverIommu, upstreamUapiSelftest];
 
 export function pickCases(names: string[]): Case[] {
   if (names.length === 0) return allCases;

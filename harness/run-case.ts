@@ -3,6 +3,7 @@ import { appendFileSync, existsSync, readFileSync, rmSync, truncateSync, writeFi
 import { join } from 'node:path';
 import { modeOf, type Case } from '../cases/case.ts';
 import { marker, word, type Key } from '../cases/contract.ts';
+import type { Kselftest } from '../cases/case.ts';
 import { fragmentPath } from '../kernels/capabilities.ts';
 import type { RequiredClaim } from '../cases/claims.ts';
 import type { Kernel } from './kernel/build.ts';
@@ -59,6 +60,24 @@ function configLacks(c: Case, kernel: Kernel): string | undefined {
   return miss && describeMiss(miss);
 }
 
+/** Why the case cannot run its kselftests on this guest (the kernel's tree lacks one, or the run did not build it). */
+export function missingKselftest(c: Case, guest: Guest): string | undefined {
+  for (const k of c.kselftests ?? []) {
+    const got = guest.kselftests.find((g) => g.program === k.program);
+    if (!got) return `kselftest ${k.dir}/${k.program} was not built for this run`;
+    if ('missing' in got) return got.missing;
+  }
+  return undefined;
+}
+
+/** `vh.kselftest=<program>[,<arg>...][;<program>...]`: the agent runs each from /kselftest with the device's BDF last. */
+export function kselftestWord(tests: Kselftest[]): string {
+  for (const a of tests.flatMap((k) => [k.program, ...(k.args ?? [])])) {
+    if (!/^[\w.:=+-]+$/.test(a)) throw new Error(`kselftest argument '${a}' cannot ride on the kernel command line`);
+  }
+  return word('kselftest', tests.map((k) => [k.program, ...(k.args ?? [])].join(',')).join(';'));
+}
+
 export function kernelCmdline(c: Case, devices: VmDevice[], arch: Arch, append = ''): string {
   const words = [
     `console=${arch.console}`,
@@ -76,13 +95,14 @@ export function kernelCmdline(c: Case, devices: VmDevice[], arch: Arch, append =
     ...c.devices.map((d, i) => word(d.role, bdfOf(devices[i]!))),
     ...(Object.entries(c.params) as [Key, string | number][]).map(([k, v]) => word(k, v)),
     ...(modeOf(c) === 'iommu' ? [word('mode', 'iommu')] : []),
+    ...(c.kselftests?.length ? [kselftestWord(c.kselftests)] : []),
     ...append.split(/\s+/).filter(Boolean),
   ];
   return words.join(' ');
 }
 
 export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
-  const lacks = missingCapability(c, ctx.kernel, ctx.next);
+  const lacks = missingCapability(c, ctx.kernel, ctx.next) ?? missingKselftest(c, ctx.guest);
   if (lacks) return skipped(c, lacks);
 
   const devices = caseDevices(c, ctx.arch, ctx.outDir);

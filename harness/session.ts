@@ -2,6 +2,8 @@
 import type { Kernel } from './kernel/build.ts';
 import { resolveKernel, type KernelSpec } from './kernel/spec.ts';
 import { buildGuest, type Guest } from './guest/initramfs.ts';
+import { buildKselftests } from './guest/kselftest-build.ts';
+import type { Case, Kselftest } from '../cases/case.ts';
 import { chooseAccel, type Accel } from './qemu/accel.ts';
 import { hostArch, type Arch } from './qemu/arch.ts';
 import { findQemu, qemuVersion } from './qemu/binary.ts';
@@ -14,6 +16,14 @@ export interface SessionRequest {
   next?: KernelSpec;
   /** --timeout: overrides of the accelerator's defaults. */
   timeouts: Partial<Record<Phase, number>>;
+  /** Kselftests the run's cases name: built from the kernel's tree into the initramfs. */
+  kselftests?: Kselftest[];
+}
+
+/** The kselftests these cases run, each once. */
+export function kselftestsOf(cases: Case[]): Kselftest[] {
+  const all = cases.flatMap((c) => c.kselftests ?? []);
+  return all.filter((k, i) => all.findIndex((o) => o.dir === k.dir && o.program === k.program) === i);
 }
 
 export interface Session {
@@ -34,7 +44,7 @@ export async function openSession(req: SessionRequest): Promise<Session> {
   const qemu = await findQemu(arch);
   const kernel = await resolveKernel(req.kernel);
   const next = req.next ? await resolveKernel(req.next) : undefined;
-  const guest = await buildGuest(kernel, next);
+  const guest = await buildGuest(kernel, next, undefined, await buildKselftests(kernel, req.kselftests ?? []));
   const accel = await chooseAccel(qemu, arch, kernel.bzImage);
   const timeouts = { ...defaultTimeouts(accel), ...req.timeouts };
   return { arch, qemu, qemuVersion: await qemuVersion(qemu), kernel, next, guest, accel, timeouts };

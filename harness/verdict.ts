@@ -24,6 +24,8 @@ export interface Assertion {
   diag?: Record<string, unknown>;
   /** From the previous line of the stage to this one, as the host saw them arrive. */
   durationMs?: number;
+  /** A kselftest's own test points, from its KTAP nested under this one (judged here: one not ok fails this one). */
+  subtests?: Assertion[];
 }
 
 export interface CaseResult {
@@ -69,6 +71,46 @@ interface Point extends Assertion {
   id: number;
   line: string;
   at: number;
+  /** The KTAP nested (indented) above this point: a kselftest the agent ran. */
+  nested?: Nested;
+}
+
+/** A nested KTAP stream, as tap-parser read it. */
+interface Nested {
+  asserts: Assertion[];
+  planned?: number;
+  count: number;
+}
+
+/** A subtest's lines, without their indentation: a stream of its own, read by a tap-parser of its own. */
+function parseNested(lines: string[]): Nested {
+  const out: Nested = { asserts: [], count: 0 };
+  const p = new Parser();
+  p.on('assert', (a: Result) => out.asserts.push(assertion(toPoint(a, undefined))));
+  p.on('complete', (f: FinalResults) => {
+    out.count = f.count;
+    if (f.plan.end !== null) out.planned = f.plan.end;
+  });
+  for (const l of lines) p.write(`${l}\n`);
+  p.end();
+  return out;
+}
+
+/** Indented lines (and their `# Subtest:` opener) belong to the next test point: each point's, and the top-level rest. */
+function splitNested<T extends { line: string }>(entries: T[]): { top: T[]; nestedOf: Map<T, string[]> } {
+  const top: T[] = [];
+  const nestedOf = new Map<T, string[]>();
+  let pending: string[] = [];
+  for (const e of entries) {
+    if (e.line.startsWith('    ')) pending.push(e.line.slice(4));
+    else if (e.line.startsWith('# Subtest:')) pending = [];
+    else {
+      top.push(e);
+      if (/^(?:not )?ok\b/.test(e.line) && pending.length) nestedOf.set(e, pending);
+      if (/^(?:not )?ok\b/.test(e.line)) pending = [];
+    }
+  }
+  return { top, nestedOf };
 }
 
 interface Parsed {
@@ -92,12 +134,16 @@ export function parseResultChannel(lines: string[], times: number[] = []): Parse
   // read here; the agent's own lines after it (its done marker) are still read, a test point is malformed.
   const bail = all.findIndex((l) => /^Bail out!/.test(l.line));
   if (bail >= 0) out.bailout = { reason: all[bail]!.line.replace(/^Bail out!\s*/, ''), line: all[bail]!.line, at: all[bail]!.at };
-  const ordered = bail < 0 ? all : all.filter((_, i) => i !== bail);
+  const { top: ordered, nestedOf } = splitNested(bail < 0 ? all : all.filter((_, i) => i !== bail));
   const looksLikePoint = ordered.filter((l) => /^(?:not )?ok\b/.test(l.line));
   const points = looksLikePoint.filter((l) => lineTypes.testPoint.test(`${l.line}\n`));
   const p = new Parser();
   // tap-parser keeps test points in order, so the nth assert is the nth test point line.
-  p.on('assert', (a: Result) => out.asserts.push(toPoint(a, points[out.asserts.length])));
+  p.on('assert', (a: Result) => {
+    const from = points[out.asserts.length];
+    const nested = from && nestedOf.get(from);
+    out.asserts.push({ ...toPoint(a, from), ...(nested ? { nested: parseNested(nested) } : {}) });
+  });
   p.on('comment', (c: string) => readComment(c, out));
   p.on('complete', (f: FinalResults) => {
     out.count = f.count;
@@ -389,7 +435,21 @@ function matchAssertions(expected: string[], report: StageReport | undefined, st
 }
 
 function assertion(p: Point): Assertion {
-  return { name: p.name, ok: p.ok, ...(p.skip ? { skip: p.skip } : {}), ...(p.diag ? { diag: p.diag } : {}) };
+  const a = { name: p.name, ok: p.ok, ...(p.skip ? { skip: p.skip } : {}), ...(p.diag ? { diag: p.diag } : {}) };
+  return p.nested ? judgeNested(a, p.nested) : a;
+}
+
+/** A kselftest's point is ok only when its own KTAP agrees: every nested point ok (or SKIP), as many as it planned.
+ * Its not ok (exit status) and SKIP (the test's reason) stand as the agent reported them. */
+function judgeNested(a: Assertion, n: Nested): Assertion {
+  const judged = { ...a, subtests: n.asserts };
+  if (!a.ok || a.skip) return judged;
+  const bad = n.asserts.filter((s) => !s.ok);
+  const fail = (expected: string, seen: string) => ({ ...judged, ok: false, diag: { expected, seen, phase: 'kselftest' } });
+  if (bad.length) return fail('every test of its KTAP ok or SKIP', `exit status 0, but ${bad.length} not ok: ${bad.map((s) => s.name).join(', ')}`);
+  if (n.count === 0) return fail('its KTAP reports at least one test', 'exit status 0 and no test point');
+  if (n.planned !== n.count) return fail(`as many tests as its plan (${n.planned ?? 'none'})`, `${n.count} reported`);
+  return judged;
 }
 
 /** Each test point's time: from the previous test point (or the stage start) to its own line. */

@@ -22,11 +22,13 @@ struct plan {
 	int shell;        /* vfio-handover shell: bind the devices, then a shell on the console */
 	int iommufd;      /* the handover preserves the iommufd too (iommufd-handover) */
 	int iommu;        /* vh.mode=iommu: the device sits behind a real IOMMU and DMAs to IOVAs */
+	char kselftest[512]; /* vh.kselftest=: <program>[,<arg>...][;...] run from /kselftest on the dma device */
 };
 
 struct case_def {
 	const char *name;
 	int (*run)(const struct plan *p);
+	int bare;         /* runs outside the sandbox: a kernel tree's own kselftests, as their authors wrote them */
 };
 
 extern const struct case_def vh_cases[];

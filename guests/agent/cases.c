@@ -13,22 +13,24 @@ int case_dma_across_kexec(const struct plan *p);
 int case_lifecycle_represerve(const struct plan *p);
 int case_lifecycle_second_opener(const struct plan *p);
 int case_iommu_dma(const struct plan *p);
+int case_kselftest(const struct plan *p);
 
 /* Case names come from cases/contract.ts; the assertions of each stage and their order from the case files in cases/. */
 const struct case_def vh_cases[] = {
-	{ VH_CASE_BOOT, case_boot },
-	{ VH_CASE_NOIOMMU_DMA, case_noiommu_dma },
-	{ VH_CASE_LUO_DMA_BUFFER, case_luo_dma_buffer },
-	{ VH_CASE_VFIO_HANDOVER, case_vfio_handover },
-	{ VH_CASE_IOMMUFD_HANDOVER, case_vfio_handover },
-	{ VH_CASE_ONLY_VFIO, case_only_vfio },
-	{ VH_CASE_KEXEC_CHAIN, case_kexec_chain },
-	{ VH_CASE_MEMFD_CHAIN, case_memfd_chain },
-	{ VH_CASE_NVME_HANDOVER, case_nvme_handover },
-	{ VH_CASE_DMA_ACROSS_KEXEC, case_dma_across_kexec },
-	{ VH_CASE_LIFECYCLE_REPRESERVE, case_lifecycle_represerve },
-	{ VH_CASE_LIFECYCLE_SECOND_OPENER, case_lifecycle_second_opener },
-	{ VH_CASE_IOMMU_DMA, case_iommu_dma },
-	{ VH_CASE_VFIO_HANDOVER_IOMMU, case_vfio_handover },
-	{ NULL, NULL },
+	{ VH_CASE_BOOT, case_boot, 0 },
+	{ VH_CASE_NOIOMMU_DMA, case_noiommu_dma, 0 },
+	{ VH_CASE_LUO_DMA_BUFFER, case_luo_dma_buffer, 0 },
+	{ VH_CASE_VFIO_HANDOVER, case_vfio_handover, 0 },
+	{ VH_CASE_IOMMUFD_HANDOVER, case_vfio_handover, 0 },
+	{ VH_CASE_ONLY_VFIO, case_only_vfio, 0 },
+	{ VH_CASE_KEXEC_CHAIN, case_kexec_chain, 0 },
+	{ VH_CASE_MEMFD_CHAIN, case_memfd_chain, 0 },
+	{ VH_CASE_NVME_HANDOVER, case_nvme_handover, 0 },
+	{ VH_CASE_DMA_ACROSS_KEXEC, case_dma_across_kexec, 0 },
+	{ VH_CASE_LIFECYCLE_REPRESERVE, case_lifecycle_represerve, 0 },
+	{ VH_CASE_LIFECYCLE_SECOND_OPENER, case_lifecycle_second_opener, 0 },
+	{ VH_CASE_IOMMU_DMA, case_iommu_dma, 0 },
+	{ VH_CASE_VFIO_HANDOVER_IOMMU, case_vfio_handover, 0 },
+	{ VH_CASE_UPSTREAM_UAPI_SELFTEST, case_kselftest, 1 },
+	{ NULL, NULL, 0 },
 };

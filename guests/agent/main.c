@@ -85,6 +85,8 @@ static void parse_plan(struct plan *p)
 			snprintf(p->cheat, sizeof(p->cheat), "%s", v);
 		else if ((v = key_value(tok, VH_KEY_IOMMUFD)))
 			p->iommufd = !strcmp(v, "1");
+		else if ((v = key_value(tok, VH_KEY_KSELFTEST)))
+			snprintf(p->kselftest, sizeof(p->kselftest), "%s", v);
 		else if ((v = key_value(tok, VH_KEY_MODE))) {
 			p->iommu = !strcmp(v, VH_MODE_IOMMU);
 			if (!p->iommu && strcmp(v, VH_MODE_NOIOMMU))
@@ -120,7 +122,9 @@ static __attribute__((noreturn)) void drive(const struct case_def *c, const stru
 {
 	close(req[0]);
 	close(rep[1]);
-	if (sandbox_enter(req[1], rep[0]) == 0)
+	if (c->bare)
+		ktap_info("sandbox", "none: this case runs a kernel tree's own programs");
+	else if (sandbox_enter(req[1], rep[0]) == 0)
 		ktap_info("sandbox", "seccomp+landlock");
 	else
 		ktap_info("sandbox", "unavailable: %s", vh_shared->sandbox_error);

@@ -10,7 +10,7 @@ import { note, endStatus } from '../progress.ts';
 import { ResultsDir } from '../results.ts';
 import { runCase } from '../run-case.ts';
 import { caseCost, inOrderPool, parseJobs } from '../schedule.ts';
-import { caseContext, openSession } from '../session.ts';
+import { caseContext, kselftestsOf, openSession } from '../session.ts';
 import type { CaseResult } from '../verdict.ts';
 import { defineCommand, parseTimeouts, type OptionTable, type ParsedToken } from './options.ts';
 import type { Phase } from '../run-case.ts';
@@ -68,7 +68,7 @@ export const matrixCommand = defineCommand({
 
 /** The whole suite on one kernel, its logs in a folder of its own. */
 async function runColumn(col: Column, plan: MatrixPlan, dir: string): Promise<{ c: Case; r: CaseResult }[]> {
-  const s = await openSession({ kernel: col.spec, timeouts: plan.timeouts });
+  const s = await openSession({ kernel: col.spec, timeouts: plan.timeouts, kselftests: kselftestsOf(allCases) });
   mkdirSync(dir, { recursive: true });
   note(`matrix: ${col.kernel.id} with ${s.accel.name.toUpperCase()}, logs in ${dir}`);
   const results = await inOrderPool(

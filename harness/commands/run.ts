@@ -9,7 +9,7 @@ import { caseCost, inOrderPool, parseJobs, shard } from '../schedule.ts';
 import { tapCase, tapHeader } from '../report/tap.ts';
 import { note, status, endStatus } from '../progress.ts';
 import type { CaseResult } from '../verdict.ts';
-import { caseContext, openSession, type SessionRequest } from '../session.ts';
+import { caseContext, kselftestsOf, openSession, type SessionRequest } from '../session.ts';
 import { Reporter, type ReporterOptions } from '../reporter.ts';
 import { defineCommand, kernelOptions, parseRequire, reportOptions, sessionRequestOf, vmOptions, type OptionTable } from './options.ts';
 
@@ -65,7 +65,7 @@ function summaryTable(results: CaseResult[]): string[] {
 }
 
 async function cmdRun({ cases, require, jobs, shard: shardSpec, append, session, report }: RunPlan): Promise<number> {
-  const s = await openSession(session);
+  const s = await openSession({ ...session, kselftests: kselftestsOf(cases) });
   const rep = new Reporter(s, report, cases.map((c) => c.name));
   const { results } = rep;
   rep.emit(tapHeader(cases.length));

@@ -31,6 +31,11 @@ function assertionCase(r: CaseResult, a: Assertion): Node {
   return { '@classname': `vfio_handover.${r.case}`, '@name': a.name, '@time': secs(a.durationMs), ...outcome(a) };
 }
 
+/** A kselftest's own test point, classed under its parent's: vfio_handover.<case>.<kselftest point>. */
+function subtestCase(r: CaseResult, parent: Assertion, a: Assertion): Node {
+  return { '@classname': `vfio_handover.${r.case}.${parent.name}`, '@name': a.name, ...outcome(a) };
+}
+
 /** An error or miss says nothing about the kernel: its own testcase carries the reason and the console excerpt. */
 function brokenCase(r: CaseResult): Node[] {
   if (r.status !== 'error' && r.status !== 'miss') return [];
@@ -45,15 +50,16 @@ function properties(r: CaseResult): Node {
 }
 
 function counts(r: CaseResult) {
+  const all = r.assertions.flatMap((a) => [a, ...(a.subtests ?? [])]);
   return {
-    failures: r.assertions.filter((a) => !a.ok).length,
+    failures: all.filter((a) => !a.ok).length,
     errors: r.status === 'error' || r.status === 'miss' ? 1 : 0,
-    skipped: r.assertions.filter((a) => a.skip).length,
+    skipped: all.filter((a) => a.skip).length,
   };
 }
 
 function suite(r: CaseResult): Node {
-  const testcase = [...r.assertions.map((a) => assertionCase(r, a)), ...brokenCase(r)];
+  const testcase = [...r.assertions.flatMap((a) => [assertionCase(r, a), ...(a.subtests ?? []).map((s) => subtestCase(r, a, s))]), ...brokenCase(r)];
   const n = counts(r);
   return {
     '@name': r.case,

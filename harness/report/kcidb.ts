@@ -98,7 +98,10 @@ export function kcidbJson(ctx: KcidbContext, results: CaseResult[]): object {
   };
   const tests = results.flatMap((r) => [
     test([r.case], caseFields(r)),
-    ...r.assertions.map((a) => test([r.case, ...a.name.split('/')], assertionFields(a))),
+    ...r.assertions.flatMap((a) => [
+      test([r.case, ...a.name.split('/')], assertionFields(a)),
+      ...(a.subtests ?? []).map((s) => test([r.case, ...a.name.split('/'), s.name], assertionFields(s))),
+    ]),
     ...Object.entries(r.timings).map(([k, v]) => test([r.case, 'timing', k], timingFields(v))),
   ]);
   return {

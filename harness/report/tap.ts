@@ -1,20 +1,24 @@
 // The one TAP 14 stream on stdout: a subtest per case, an assertion per test point.
-import type { CaseResult } from '../verdict.ts';
+import type { Assertion, CaseResult } from '../verdict.ts';
 import { yamlBlock } from './yaml.ts';
 
 export function tapHeader(cases: number): string[] {
   return ['TAP version 14', `1..${cases}`];
 }
 
-export function tapCase(r: CaseResult, n: number): string[] {
-  const ind = '    ';
-  const lines = [`# Subtest: ${r.case}`, `${ind}1..${r.assertions.length}`];
-  r.assertions.forEach((a, i) => {
+/** Test points at one depth: each assertion, a kselftest's own points as its subtest one level deeper. */
+function tapPoints(assertions: Assertion[], ind: string): string[] {
+  return assertions.flatMap((a, i) => {
     // A SKIP carries its reason; otherwise the step's time, which TAP readers parse as time=.
     const directive = a.skip ? ` # SKIP ${a.skip}` : a.durationMs !== undefined ? ` # time=${a.durationMs}ms` : '';
-    lines.push(`${ind}${a.ok ? 'ok' : 'not ok'} ${i + 1} - ${a.name}${directive}`);
-    if (!a.ok && a.diag) lines.push(...yamlBlock(a.diag, `${ind}  `));
+    const sub = a.subtests?.length ? [`${ind}# Subtest: ${a.name}`, `${ind}    1..${a.subtests.length}`, ...tapPoints(a.subtests, `${ind}    `)] : [];
+    return [...sub, `${ind}${a.ok ? 'ok' : 'not ok'} ${i + 1} - ${a.name}${directive}`, ...(!a.ok && a.diag ? yamlBlock(a.diag, `${ind}  `) : [])];
   });
+}
+
+export function tapCase(r: CaseResult, n: number): string[] {
+  const ind = '    ';
+  const lines = [`# Subtest: ${r.case}`, `${ind}1..${r.assertions.length}`, ...tapPoints(r.assertions, ind)];
   // Facts and timings as comments: readable in the stream, invisible to TAP consumers.
   for (const [k, v] of Object.entries(r.timings)) lines.push(`${ind}# timing ${k}=${v}`);
   for (const [k, v] of Object.entries(r.info)) lines.push(`${ind}# info ${k}=${v}`);
