@@ -2,7 +2,7 @@
 // claim by claim (the claims matrix, `--require`), not case by case.
 import type { Claim } from '../kernels/capabilities.ts';
 import { modeOf, type Case } from './case.ts';
-import { A, KSELFTEST, kexecReboot, type AssertionName, type Mode } from './contract.ts';
+import { A, kexecReboot, type AssertionName, type Mode } from './contract.ts';
 
 /** Assertions that mean one guarantee wherever they appear. */
 const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
@@ -42,10 +42,10 @@ function preservesDevice(c: Case): boolean {
 
 /** The claim an assertion of stage `stage` of `c` stands for; the judge's own (kernel_warnings, plan) go to the case's main claim. */
 export function claimOfAssertion(c: Case, stage: number, name: string): Claim {
+  // A case that runs a series' own kselftest stands, setup included, for what it runs it to prove.
+  if (c.kselftests?.length && c.claims?.[0]) return c.claims[0];
   const f = fixed[name as AssertionName];
   if (f) return f;
-  // A series' own kselftest stands for what the case runs it to prove.
-  if (name.startsWith(KSELFTEST.point) && c.claims?.[0]) return c.claims[0];
   const device = preservesDevice(c);
   // DMA into the preserved pages straight after retrieve: only a device kept running (bus master on) does it.
   if (name === A.dma_resumes) return device ? 'vfio-running' : 'memfd-preserve';

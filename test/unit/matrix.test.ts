@@ -10,7 +10,7 @@ import { claims, type Claim } from '../../kernels/capabilities.ts';
 import { matrixColumns } from '../../harness/commands/matrix.ts';
 import type { ParsedToken } from '../../harness/commands/options.ts';
 import { kernelCells, matrixHtml, matrixMarkdown, matrixRows } from '../../harness/matrix.ts';
-import { judge } from '../../harness/verdict.ts';
+import { judge, skipped } from '../../harness/verdict.ts';
 import { withFailed } from './ktap-edit.ts';
 import { exit0, fx } from './fixtures.ts';
 
@@ -112,6 +112,14 @@ describe('matrix cells', () => {
     // The no-IOMMU rows come from the no-IOMMU cases alone.
     expect(at('vfio-running', 'noiommu')).toMatchObject({ status: 'not ok', assertion: 'vfio-handover: stage2/bus_master_before_open' });
     expect(matrixMarkdown({ kernels: [{ id: 'upstream', spec: 'debian:7.3' }], cells })).toMatch(/^\| `vfio-preserve \(iommu\)` \| ok \|$/m);
+  });
+
+  it("keeps a kselftest case that SKIPs before booting out of the iommu row: such a case stands, setup included, for its own claim", () => {
+    const up = byName('upstream-uapi-selftest');
+    expect(allAssertions(up).map((q) => claimOfAssertion(up, 1, q))).toEqual(['vfio-preserve', 'vfio-preserve']);
+    const cells = kernelCells('7.3', [...runs({ 'iommu-dma': 'iommu-dma-7.3' }), { c: up, r: skipped(up, 'kernel tree debian:7.3 has no kselftest') }]);
+    expect(cells.find((c) => c.claim === 'iommu' && c.mode === 'iommu')).toMatchObject({ status: 'ok' });
+    expect(cells.find((c) => c.claim === 'vfio-preserve' && c.mode === 'iommu')).toMatchObject({ status: 'skip', reason: 'kernel tree debian:7.3 has no kselftest' });
   });
 
   it('renders Markdown and a self-contained page with every cell', () => {
