@@ -36,8 +36,8 @@ export interface Case {
   memoryMiB?: number;
   /** Split guest memory over this many NUMA nodes (default 1); nodes past the vCPUs have memory only. */
   numaNodes?: number;
-  /** QEMU trace events whose host-side times the judge reads (device completions across a kexec), only lines containing `only`. */
-  deviceEvents?: { events: string[]; only?: string };
+  /** QEMU trace events the judge reads: `only` picks the completions whose host-side times give the device gap across a kexec. */
+  deviceEvents?: { events: string[]; only?: RegExp };
   /** vCPUs (default 1): a second one buys nothing but cross-vCPU rendezvous under TCG (issue 11's boot hang). */
   cpus?: number;
 }

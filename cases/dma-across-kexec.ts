@@ -12,6 +12,6 @@ export default defineCase({
   // The nvme pages (guests/agent/nvme.h), then six in-flight targets.
   params: { pages: 16, stages: 2 },
   // Each completion the device posts, timed by QEMU: the device-side gap across the kexec.
-  deviceEvents: { events: ['pci_nvme_enqueue_req_completion'], only: ' cqid 1 ' },
+  deviceEvents: { events: ['pci_nvme_enqueue_req_completion'], only: /^pci_nvme_enqueue_req_completion cid \d+ cqid 1 / },
   stages: nvmeHandover({ inFlight: true }),
 });

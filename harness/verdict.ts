@@ -10,7 +10,7 @@ import { AGENT, BAIL, DMA_MARK, INFO, INFO_PREFIX, infoLine, kexecReboot, marker
 import { claims, type Claim } from '../kernels/capabilities.ts';
 import { warningsAllowlist, type AllowedWarning } from '../kernels/warnings-allowlist.ts';
 import { ConsoleWatch, type Splat } from './console-watch.ts';
-import { longestGap } from './qemu/trace.ts';
+import { longestGap, type TraceEvent } from './qemu/trace.ts';
 
 /** pass/fail/skip: what the kernel did. error: the guest broke (panic, oops, agent crash, silence).
  * miss: the VM never ran or QEMU died under it, so nothing is known about the kernel. */
@@ -49,6 +49,8 @@ export interface Observation {
   exit?: { code: number | null; signal: string | null; stderr: string };
   /** When the device did what the case traces (ms since QEMU started, host clock): completions across a kexec. */
   deviceEvents?: number[];
+  /** Every line of QEMU's trace of the device, its time in ms since QEMU started (host clock). */
+  deviceTrace?: TraceEvent[];
   /** Set when the runner gave up waiting (and killed QEMU itself). */
   timeout?: { phase: string; seconds: number; vcpus?: string };
   timings?: Record<string, number>;
