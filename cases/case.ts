@@ -38,6 +38,9 @@ export interface Case {
   numaNodes?: number;
   /** QEMU trace events the judge reads: `only` picks the completions whose host-side times give the device gap across a kexec. */
   deviceEvents?: { events: string[]; only?: RegExp };
+  /** The trace is of an nvme device's writes (harness/dma-witness.ts): after each kexec the judge requires every one in a page
+   * the previous stage preserved (device_writes_preserved), and says why `dropped` failed when bus mastering went off at freeze. */
+  dmaWitness?: { dropped: AssertionName };
   /** vCPUs (default 1): a second one buys nothing but cross-vCPU rendezvous under TCG (issue 11's boot hang). */
   cpus?: number;
 }

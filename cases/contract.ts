@@ -67,6 +67,11 @@ export const A = names([
 
 export type AssertionName = keyof typeof A;
 
+/** The judge's own assertions from what the host saw of the device (QEMU's trace; harness/dma-witness.ts). */
+export const HOST = names(['device_writes_preserved']);
+
+export type HostAssertionName = keyof typeof HOST;
+
 /** The judge's own assertion for a kexec the kernel refused (the agent's `Bail out!` of BAIL.kexec_refused). */
 export const kexecReboot = 'kexec_reboot';
 
@@ -106,6 +111,7 @@ export const CHEAT = names([
   'check-driver',
   'irq-on',
   'dma-unpreserved',
+  'dma-stray',
 ]);
 
 export type Cheat = keyof typeof CHEAT;
@@ -128,7 +134,7 @@ export function infoLine(key: string, value: string): string {
 }
 
 /** `# vh <key>=<value>` lines the host reads for more than a fact (VH_INFO_<KEY>). */
-export const INFO = names(['agent', 'dma_mark']);
+export const INFO = names(['agent', 'dma_mark', 'preserved_pages']);
 
 /** The words that open `# vh agent=` lines: the stage's start, its kexec, the agent's end (VH_AGENT_<WORD>). */
 export const AGENT = names(['start', 'kexec', 'done', 'crash', 'error']);

@@ -1,6 +1,6 @@
 // Every assertion a case declares: the guarantee it stands for, and the negative controls that show it go
 // not ok. test/unit/controls.test.ts checks each control is real and README's table is this one.
-import { A, CHEAT, type AssertionName, type Cheat } from './contract.ts';
+import { A, CHEAT, HOST, type AssertionName, type Cheat, type HostAssertionName } from './contract.ts';
 
 /** How a control makes an assertion go not ok (or, for `skip`, keeps it from passing vacuously). */
 export type Control =
@@ -81,6 +81,14 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.nvme_io_resumes]: { guarantee: "after the kexec the previous stage's I/O queues work on, without reinitialising the controller", controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/reset-on-open' }, stream] },
 };
 
+/** The judge's own assertions from QEMU's trace of the device (cases with dmaWitness). */
+export const hostGuarantees: Record<HostAssertionName, Row> = {
+  [HOST.device_writes_preserved]: {
+    guarantee: "every write the device makes across the kexec lands in a page the previous stage preserved, never in the next kernel's memory (QEMU's trace: each read's data, each completion)",
+    controls: [{ kind: 'selftest', cheat: CHEAT['dma-stray'] }, stream],
+  },
+};
+
 /** A kernel-warning splat is the harness's own assertion, on every case. */
 export const consoleGuarantees: Record<string, Row> = {
   kernel_warnings: { guarantee: 'no WARNING, lockdep, refcount, UBSAN, KASAN or BUG report during the case', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/warn-at-boot' }, stream] },
@@ -103,7 +111,7 @@ export function describeControl(c: Control): string {
 
 /** README's table: guarantee -> assertion -> controls, one row per assertion. */
 export function controlsTable(): string[] {
-  const rows = Object.entries({ ...guarantees, ...consoleGuarantees }).map(
+  const rows = Object.entries({ ...guarantees, ...hostGuarantees, ...consoleGuarantees }).map(
     ([name, r]) => `| ${r.guarantee} | \`${name}\` | ${r.controls.map(describeControl).join('; ')} |`,
   );
   return ['| guarantee | assertion | control that shows it fail |', '| --- | --- | --- |', ...rows];

@@ -4,7 +4,7 @@ import type { Case } from '../cases/case.ts';
 import { allCases } from '../cases/index.ts';
 import type { CaseResult } from './verdict.ts';
 import type { Claim } from '../kernels/capabilities.ts';
-import { A, CASE, CHEAT, CLAIM, REFUSED, SECCOMP, WATCH, kexecReboot, type Cheat } from '../cases/contract.ts';
+import { A, CASE, CHEAT, CLAIM, HOST, REFUSED, SECCOMP, WATCH, kexecReboot, type Cheat } from '../cases/contract.ts';
 
 /** A contract spelling inside a RegExp, matched literally. */
 const lit = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -179,6 +179,15 @@ export const controls: Control[] = [
     caseName: CASE['dma-across-kexec'],
     caughtBy: `stage2/${A.dma_targets_preserved}`,
     seen: /^read 6 of 6 \(queue slot \d+\) targets 0x[0-9a-f]+, which no preserved page holds$/,
+    needs: CLAIM['vfio-preserve'],
+  },
+  {
+    cheat: CHEAT['dma-stray'],
+    does: 'leaves a read in flight across the kexec that really lands in a page nobody preserved (the next kernel keeps off it: memmap=)',
+    guard: "QEMU's trace of every page the device wrote after the reboot call",
+    caseName: CASE['dma-across-kexec'],
+    caughtBy: `stage2/${HOST.device_writes_preserved}`,
+    seen: /^the data of read cid \d+ landed at 0x[0-9a-f]+ \(page 0x[0-9a-f]+, 4096 bytes\) \d+ ms after the reboot call(?:, before the next \/init)?: no page stage 1 preserved$/,
     needs: CLAIM['vfio-preserve'],
   },
 ];

@@ -6,10 +6,11 @@ import { constants } from 'node:os';
 import { Parser, lineTypes, type FinalResults, type Result } from 'tap-parser';
 import { qualified, type Case } from '../cases/case.ts';
 import { claimOfAssertion } from '../cases/claims.ts';
-import { AGENT, BAIL, DMA_MARK, INFO, INFO_PREFIX, infoLine, kexecReboot, marker } from '../cases/contract.ts';
+import { AGENT, BAIL, DMA_MARK, HOST, INFO, INFO_PREFIX, infoLine, kexecReboot, marker } from '../cases/contract.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
 import { warningsAllowlist, type AllowedWarning } from '../kernels/warnings-allowlist.ts';
 import { ConsoleWatch, type Splat } from './console-watch.ts';
+import { nvmeWrites, parsePages, strayWrite, type DeviceWrite } from './dma-witness.ts';
 import { longestGap, type TraceEvent } from './qemu/trace.ts';
 
 /** pass/fail/skip: what the kernel did. error: the guest broke (panic, oops, agent crash, silence).
@@ -478,6 +479,70 @@ function warningCheck(splats: JudgedSplat[]): Assertion[] {
   ];
 }
 
+// the device's own record: what QEMU saw it write across each kexec (cases with dmaWitness)
+
+/** One kexec as the host saw it: from the device taking stage k's last command before its kexec line (the line reaches
+ * the host a little after the reboot call began), through stage k+1's start, to its own kexec line (or the end). */
+interface KexecWindow {
+  stage: number;
+  from: number;
+  kexecLine: number;
+  nextStart: number;
+  until: number;
+}
+
+function kexecWindows(stages: StageReport[], trace: TraceEvent[]): KexecWindow[] {
+  return stages.flatMap((s) => {
+    const kexecLine = timeOf(s, (l) => l.startsWith(`${marker('kexec')} `));
+    const next = stageReport(stages, s.stage + 1);
+    if (kexecLine === undefined || !next) return [];
+    const lastTaken = trace.filter((e) => e.name === 'pci_nvme_io_cmd' && e.at <= kexecLine).at(-1)?.at ?? kexecLine;
+    const until = timeOf(next, (l) => l.startsWith(`${marker('kexec')} `)) ?? Infinity;
+    return [{ stage: s.stage + 1, from: Math.min(lastTaken, kexecLine), kexecLine, nextStart: next.times[0] ?? kexecLine, until }];
+  });
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/** The reads in flight at the reboot call and where they landed (inside the kexec window: before the next /init), and what was checked. */
+function describeWrites(across: DeviceWrite[], w: KexecWindow): string {
+  const reads = across.filter((x) => x.what.startsWith('the data'));
+  const inFlight = reads.filter((x) => x.taken <= w.kexecLine);
+  const inWindow = inFlight.filter((x) => x.at < w.nextStart).length;
+  return `${inFlight.length} reads in flight at the reboot call, ${inWindow} landed inside the kexec window, ${inFlight.length - inWindow} after the next /init; ${reads.length} reads and ${across.length - reads.length} completions checked`;
+}
+
+/** device_writes_preserved of the stage after each kexec: every write of the device from the reboot call on, by QEMU's
+ * trace, into a page the stage before preserved; info says how many landed and how many inside the kexec window. */
+function witnessChecks(c: Case, stages: StageReport[], obs: Observation): { assertions: Assertion[]; info: Record<string, string> } {
+  const assertions: Assertion[] = [];
+  const info: Record<string, string> = {};
+  if (!c.dmaWitness) return { assertions, info };
+  const writes = obs.deviceTrace ? nvmeWrites(obs.deviceTrace) : undefined;
+  const expected = "every write of the device across the kexec (QEMU's trace: each read's data, each completion) lands in a page the previous stage preserved";
+  for (const w of kexecWindows(stages, obs.deviceTrace ?? [])) {
+    const name = qualified(c, w.stage, HOST.device_writes_preserved);
+    const preserved = parsePages(stageReport(stages, w.stage - 1)?.info[INFO.preserved_pages]);
+    if (!writes || !preserved) {
+      const seen = writes ? `stage ${w.stage - 1} reported no ${INFO.preserved_pages}` : "no QEMU trace of the device";
+      assertions.push({ name, ok: false, diag: { expected, seen, phase: 'blocked' } });
+      continue;
+    }
+    const across = writes.filter((x) => x.at >= w.from && x.at < w.until);
+    info[qualified(c, w.stage, 'device_writes')] = describeWrites(across, w);
+    const stray = strayWrite(across, preserved);
+    if (!stray) {
+      assertions.push({ name, ok: true });
+      continue;
+    }
+    const after = stray.w.at < w.kexecLine ? 'as the kexec began' : `${Math.round(stray.w.at - w.kexecLine)} ms after the reboot call`;
+    const when = `${after}${stray.w.at < w.nextStart ? ', before the next /init' : ''}`;
+    const seen = `${stray.w.what} landed at ${hex(stray.w.pa)} (page ${hex(stray.page)}, ${stray.w.len} bytes) ${when}: no page stage ${w.stage - 1} preserved`;
+    assertions.push({ name, ok: false, diag: { expected, seen, phase: 'device' } });
+  }
+  return { assertions, info };
+}
+
 // status: pass only when every declared assertion is ok
 
 function caseStatus(assertions: Assertion[]): { status: Status; reason?: string } {
@@ -500,10 +565,14 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
   const info = collectInfo(c, stages, splats);
   const base = { case: c.name, info, timings: collectTimings(obs, stages, info) };
   const broken = classify(obs, stages, watch);
-  const { assertions, reported } = matchStages(c, stages, opts);
-  // A broken run says nothing about the assertions never reached: list only what the agent reported.
-  if (broken) return { ...base, ...broken, assertions: assertions.filter((a) => reported.has(a.name)) };
-  const all = [...assertions, ...planChecks(c, stages), ...warningCheck(splats)];
+  const matched = matchStages(c, stages, opts);
+  const assertions = matched.assertions;
+  const witness = witnessChecks(c, stages, obs);
+  Object.assign(base.info, witness.info);
+  // A broken run says nothing about the assertions never reached: list only what the agent reported, and what the
+  // device was seen doing wrong (a stray write may be why the next kernel broke).
+  if (broken) return { ...base, ...broken, assertions: [...assertions.filter((a) => matched.reported.has(a.name)), ...witness.assertions.filter((a) => !a.ok)] };
+  const all = [...assertions, ...witness.assertions, ...planChecks(c, stages), ...warningCheck(splats)];
   return { ...base, ...caseStatus(all), assertions: all };
 }
 

@@ -5,11 +5,11 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { qualified, type Case } from '../../cases/case.ts';
 import { allCases } from '../../cases/index.ts';
-import { consoleGuarantees, controlsTable, guarantees } from '../../cases/controls.ts';
+import { consoleGuarantees, controlsTable, guarantees, hostGuarantees } from '../../cases/controls.ts';
 import { controls as selftestControls } from '../../harness/selftest.ts';
 import { judge } from '../../harness/verdict.ts';
 import { withFailed, withoutSplats } from './ktap-edit.ts';
-import { exit0, fx } from './fixtures.ts';
+import { fx, recordedObservation } from './fixtures.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const declared = new Set<string>(allCases.flatMap((c) => c.stages.flatMap((s) => s.assertions)));
@@ -30,13 +30,9 @@ const recorded: Record<string, string> = {
 };
 
 function observed(c: Case) {
-  const dir = recorded[c.name]!;
-  return {
-    resultLines: fx(dir, `${c.name}.result.log`).split('\n'),
-    // noiommu-dma-pass was recorded on a VM shape that made 7.3 WARN: the warning has its own control.
-    console: withoutSplats(fx(dir, `${c.name}.console.log`)),
-    exit: exit0,
-  };
+  const obs = recordedObservation(recorded[c.name]!, c);
+  // noiommu-dma-pass was recorded on a VM shape that made 7.3 WARN: the warning has its own control.
+  return { ...obs, console: withoutSplats(obs.console) };
 }
 
 describe('guarantee -> assertion -> control', () => {
@@ -46,7 +42,7 @@ describe('guarantee -> assertion -> control', () => {
   });
 
   it('names only selftest cheats that exist and are caught by that very assertion', () => {
-    for (const [name, row] of Object.entries(guarantees)) {
+    for (const [name, row] of Object.entries({ ...guarantees, ...hostGuarantees })) {
       for (const ctl of row.controls) {
         if (ctl.kind !== 'selftest') continue;
         const cheat = selftestControls.find((s) => s.cheat === ctl.cheat);
