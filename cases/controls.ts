@@ -75,7 +75,7 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.nvme_write_read]: { guarantee: 'a page written to the namespace reads back byte for byte', controls: [stream] },
   [A.dma_in_flight_issued]: { guarantee: 'reads are queued to the device and left in flight as the kexec starts', controls: [stream] },
   [A.dma_targets_preserved]: { guarantee: 'DMA in flight across the kexec targets only preserved pages (read from the device\'s submission queue in the memfd)', controls: [{ kind: 'selftest', cheat: CHEAT['dma-unpreserved'] }, stream] },
-  [A.dma_in_flight_landed]: { guarantee: 'DMA issued before the kexec lands during it, whole, in the preserved pages, with its completions in the queue', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/bus-master-cleared' }, stream] },
+  [A.dma_in_flight_landed]: { guarantee: 'DMA issued before the kexec lands during it, whole, in the preserved pages, with its completions in the queue (where it does not, QEMU\'s trace says whether bus master was cleared at freeze)', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/bus-master-cleared' }, stream] },
   [A.represerve_incoming_refused]: { guarantee: 'a handed-over device cannot be preserved again before its session is finished', controls: [stream] },
   [A.second_opener_refused]: { guarantee: "between RETRIEVE_FD and its owner's bind, no other opener can bind the device (and take the owner's no-reset open)", controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.nvme_io_resumes]: { guarantee: "after the kexec the previous stage's I/O queues work on, without reinitialising the controller", controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/reset-on-open' }, stream] },

@@ -88,3 +88,25 @@ export function parsePages(value: string | undefined): Set<number> | undefined {
   if (!value) return undefined;
   return new Set(value.split(',').map((p) => Number(p.trim())));
 }
+
+/** Completion entries QEMU could not write (pci_nvme_err_addr_write) from `from` to `to`. */
+export function refusedCompletions(events: TraceEvent[], from: number, to: number): number {
+  return events.filter((e) => e.name === 'pci_nvme_err_addr_write' && e.at >= from && e.at < to).length;
+}
+
+/** How the device lost bus mastering in the kexec window (from, to), if the old kernel did it: a PCI_COMMAND write without
+ * bus master, or a function level reset, before the next kernel began enumerating PCI (its first BAR sizing write, on any device). */
+export function masterClearedAtFreeze(events: TraceEvent[], from: number, to: number): string | undefined {
+  const seen: string[] = [];
+  for (const e of events) {
+    if (e.at < from || e.at >= to) continue;
+    const m = e.name === 'pci_cfg_write' ? /^(\S+) \S+ @(0x[0-9a-f]+) <- (0x[0-9a-f]+)/.exec(e.args) : null;
+    const [dev, reg, val] = m ? [m[1], Number(m[2]), Number(m[3])] : ['', -1, 0];
+    if (reg >= 0x10 && reg <= 0x24 && val === 0xffffffff) break;
+    if (e.name === 'pci_nvme_pci_reset' && !seen.includes(FLR)) seen.push(FLR);
+    if (dev === 'nvme' && reg === 0x4 && !(val & 0x4) && !seen.length) seen.push(`PCI_COMMAND <- 0x${(val & 0xffff).toString(16).padStart(4, '0')}`);
+  }
+  return seen.length ? seen.join(', then ') : undefined;
+}
+
+const FLR = 'a function level reset';

@@ -234,6 +234,15 @@ export const kernelControls: KernelControl[] = [
     seen: /^PCI_COMMAND 0x[0-9a-f]{3}[0-38-9ab]$/,
     needs: CLAIM['vfio-preserve'],
   },
+  {
+    patches: 'kernels/patches/controls/bus-master-cleared',
+    does: 'clears bus mastering of preserved devices at the kexec, with nvme reads in flight',
+    guard: "the completions in the preserved queue, and QEMU's trace of the device's PCI_COMMAND",
+    caseName: CASE['dma-across-kexec'],
+    caughtBy: `stage2/${A.dma_in_flight_landed}`,
+    seen: /0 completions in the queue.*; the in-flight reads were dropped: bus master cleared at freeze \(QEMU: PCI_COMMAND <- 0x[0-9a-f]{3}[0-38-9ab] once the reads were issued, before the next kernel enumerated PCI; completion writes refused: 6\)$/,
+    needs: CLAIM['vfio-preserve'],
+  },
 ];
 
 export function controlCase(c: { caseName: string }): Case {

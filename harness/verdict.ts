@@ -10,7 +10,7 @@ import { AGENT, BAIL, DMA_MARK, HOST, INFO, INFO_PREFIX, infoLine, kexecReboot, 
 import { claims, type Claim } from '../kernels/capabilities.ts';
 import { warningsAllowlist, type AllowedWarning } from '../kernels/warnings-allowlist.ts';
 import { ConsoleWatch, type Splat } from './console-watch.ts';
-import { nvmeWrites, parsePages, strayWrite, type DeviceWrite } from './dma-witness.ts';
+import { masterClearedAtFreeze, nvmeWrites, parsePages, type DeviceWrite, refusedCompletions, strayWrite } from './dma-witness.ts';
 import { longestGap, type TraceEvent } from './qemu/trace.ts';
 
 /** pass/fail/skip: what the kernel did. error: the guest broke (panic, oops, agent crash, silence).
@@ -543,6 +543,21 @@ function witnessChecks(c: Case, stages: StageReport[], obs: Observation): { asse
   return { assertions, info };
 }
 
+/** What the host saw when the case's in-flight assertion failed: the old kernel clearing bus mastering (or resetting the
+ * device) during the reboot, before the next kernel enumerated PCI, and the completions the device could not write. */
+function explainDropped(c: Case, stages: StageReport[], obs: Observation, assertions: Assertion[]): Assertion[] {
+  if (!c.dmaWitness || !obs.deviceTrace) return assertions;
+  const windows = kexecWindows(stages, obs.deviceTrace);
+  return assertions.map((a) => {
+    const w = windows.find((k) => a.name === qualified(c, k.stage, c.dmaWitness!.dropped));
+    const cleared = w && !a.ok && !a.skip ? masterClearedAtFreeze(obs.deviceTrace!, w.from, w.nextStart) : undefined;
+    if (!w || !cleared) return a;
+    const refused = refusedCompletions(obs.deviceTrace!, w.from, w.until);
+    const why = `the in-flight reads were dropped: bus master cleared at freeze (QEMU: ${cleared} once the reads were issued, before the next kernel enumerated PCI; completion writes refused: ${refused})`;
+    return { ...a, diag: { ...a.diag, seen: `${String(a.diag?.seen ?? '')}; ${why}` } };
+  });
+}
+
 // status: pass only when every declared assertion is ok
 
 function caseStatus(assertions: Assertion[]): { status: Status; reason?: string } {
@@ -566,7 +581,7 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
   const base = { case: c.name, info, timings: collectTimings(obs, stages, info) };
   const broken = classify(obs, stages, watch);
   const matched = matchStages(c, stages, opts);
-  const assertions = matched.assertions;
+  const assertions = explainDropped(c, stages, obs, matched.assertions);
   const witness = witnessChecks(c, stages, obs);
   Object.assign(base.info, witness.info);
   // A broken run says nothing about the assertions never reached: list only what the agent reported, and what the

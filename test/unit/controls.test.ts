@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { qualified, type Case } from '../../cases/case.ts';
 import { allCases } from '../../cases/index.ts';
 import { consoleGuarantees, controlsTable, guarantees, hostGuarantees } from '../../cases/controls.ts';
-import { controls as selftestControls } from '../../harness/selftest.ts';
+import { kernelControls, controls as selftestControls } from '../../harness/selftest.ts';
 import { judge } from '../../harness/verdict.ts';
 import { withFailed, withoutSplats } from './ktap-edit.ts';
 import { fx, recordedObservation } from './fixtures.ts';
@@ -62,6 +62,14 @@ describe('guarantee -> assertion -> control', () => {
         const row = readme.split('\n').find((l) => l.startsWith(`| ${String(ctl.prefix).padStart(4, '0')} `));
         expect(row, `${name}: ${ctl.patches} patch ${ctl.prefix}`).toMatch(new RegExp(`\`${name}\``));
       }
+    }
+  });
+
+  it('lists every control kernel selftest runs under the assertion that catches it', () => {
+    const table: Record<string, { controls: { kind: string; patches?: string }[] }> = { ...guarantees, ...hostGuarantees, ...consoleGuarantees };
+    for (const k of kernelControls) {
+      const name = k.caughtBy.replace(/^stage\d+\//, '');
+      expect(table[name]?.controls.some((c) => c.kind === 'kernel' && c.patches === k.patches), `${k.patches} catches ${name}`).toBe(true);
     }
   });
 

@@ -1,5 +1,5 @@
 // The device's own record across the kexec, judged from recorded real runs of dma-across-kexec (their result lines with
-// arrival times and QEMU's trace): every write in a preserved page.
+// arrival times and QEMU's trace): every write in a preserved page, and why in-flight reads were dropped.
 import { describe, expect, it } from 'vitest';
 import dmaAcrossKexec from '../../cases/dma-across-kexec.ts';
 import type { TraceEvent } from '../../harness/qemu/trace.ts';
@@ -10,6 +10,7 @@ const c = dmaAcrossKexec;
 const run = (dir: string) => recordedObservation(dir, c);
 const assertionOf = (r: CaseResult, name: string) => r.assertions.find((a) => a.name === name)!;
 const WRITES = 'stage2/device_writes_preserved';
+const LANDED = 'stage2/dma_in_flight_landed';
 
 /** The trace with the events `pick` chooses changed by `edit`. */
 function editTrace(o: Observation, pick: (e: TraceEvent, i: number, all: TraceEvent[]) => boolean, edit: (e: TraceEvent) => TraceEvent | undefined): Observation {
@@ -64,7 +65,7 @@ describe('device_writes_preserved: what QEMU saw the device write across the kex
     const stray = /^the data of read cid \d+ landed at (0x[0-9a-f]+) \(page 0x[0-9a-f]+, 4096 bytes\) \d+ ms after the reboot call(?:, before the next \/init)?: no page stage 1 preserved$/.exec(String(assertionOf(r, WRITES).diag?.seen));
     expect(stray).not.toBeNull();
     expect(o.console).toContain(`memmap=4K$${stray![1]}`);
-    expect(r.assertions.filter((a) => !a.ok).map((a) => a.name)).toEqual(['stage2/dma_targets_preserved', 'stage2/dma_in_flight_landed', WRITES]);
+    expect(r.assertions.filter((a) => !a.ok).map((a) => a.name)).toEqual(['stage2/dma_targets_preserved', LANDED, WRITES]);
   });
 
   it('is not ok without a trace of the device, or without the pages stage 1 preserved', () => {
@@ -72,5 +73,35 @@ describe('device_writes_preserved: what QEMU saw the device write across the kex
     expect(assertionOf(judge(c, { ...o, deviceTrace: undefined }), WRITES).diag).toMatchObject({ seen: 'no QEMU trace of the device', phase: 'blocked' });
     const noPages = { ...o, resultLines: o.resultLines.map((l) => l.replace(/^(# vh preserved_pages=).*/, '$1')) };
     expect(assertionOf(judge(c, noPages), WRITES).diag).toMatchObject({ seen: 'stage 1 reported no preserved_pages', phase: 'blocked' });
+  });
+});
+
+describe('dma_in_flight_landed: in-flight reads dropped, and why, from what QEMU saw', () => {
+  const atFreeze = /; the in-flight reads were dropped: bus master cleared at freeze \(QEMU: (.*) once the reads were issued, before the next kernel enumerated PCI; completion writes refused: (\d+)\)$/;
+
+  it('bus-master-cleared (recorded): the old kernel cleared PCI_COMMAND during the reboot, and the device could not post one completion', () => {
+    const r = judge(c, run('dma-across-kexec-bus-master-cleared'));
+    const seen = String(assertionOf(r, LANDED).diag?.seen);
+    expect(seen).toMatch(/^6 of 6 landed \(\d by \/init\), 0 torn, 0 completions in the queue, 0 with an error status; bus master cleared across the kexec \(PCI_COMMAND 0x0103\)/);
+    expect(atFreeze.exec(seen)?.slice(1)).toEqual(['PCI_COMMAND <- 0x0103', '6']);
+    expect(assertionOf(r, WRITES).ok).toBe(true);
+  });
+
+  it('upstream VFIO v5 (recorded): bus master cleared and the device reset at freeze', () => {
+    const seen = String(assertionOf(judge(c, run('dma-across-kexec-upstream-lu-v5')), LANDED).diag?.seen);
+    expect(atFreeze.exec(seen)?.[1]).toBe('PCI_COMMAND <- 0x0400, then a function level reset');
+  });
+
+  it('says "at freeze" only on the evidence: not when the trace lacks the clearing write, nor when it came after the next kernel began enumerating PCI', () => {
+    const o = run('dma-across-kexec-bus-master-cleared');
+    const kexecLine = o.resultTimes![o.resultLines.findIndex((l) => l.startsWith('# vh agent=kexec '))]!;
+    const clearing = (e: TraceEvent) => e.name === 'pci_cfg_write' && e.args === 'nvme 01:00.0 @0x4 <- 0x103' && Math.abs(e.at - kexecLine) < 500;
+    expect(o.deviceTrace!.filter(clearing)).toHaveLength(1);
+    const without = judge(c, editTrace(o, clearing, () => undefined));
+    expect(String(assertionOf(without, LANDED).diag?.seen)).not.toMatch(/at freeze/);
+    const sizing = o.deviceTrace!.find((e) => e.at > kexecLine && / @0x10 <- 0xffffffff$/.test(e.args))!;
+    const late = judge(c, editTrace(o, clearing, (e) => ({ ...e, at: sizing.at + 1 })));
+    expect(String(assertionOf(late, LANDED).diag?.seen)).not.toMatch(/at freeze/);
+    expect(assertionOf(late, LANDED).ok).toBe(false);
   });
 });
