@@ -584,9 +584,10 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
   const assertions = explainDropped(c, stages, obs, matched.assertions);
   const witness = witnessChecks(c, stages, obs);
   Object.assign(base.info, witness.info);
-  // A broken run says nothing about the assertions never reached: list only what the agent reported, and what the
-  // device was seen doing wrong (a stray write may be why the next kernel broke).
-  if (broken) return { ...base, ...broken, assertions: [...assertions.filter((a) => matched.reported.has(a.name)), ...witness.assertions.filter((a) => !a.ok)] };
+  // A broken run says nothing about the assertions never reached: list only what the agent reported, and any stray write
+  // the device was seen making (it may be why the next kernel broke).
+  const strays = witness.assertions.filter((a) => a.diag?.phase === 'device');
+  if (broken) return { ...base, ...broken, assertions: [...assertions.filter((a) => matched.reported.has(a.name)), ...strays] };
   const all = [...assertions, ...witness.assertions, ...planChecks(c, stages), ...warningCheck(splats)];
   return { ...base, ...caseStatus(all), assertions: all };
 }

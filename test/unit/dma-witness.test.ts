@@ -105,3 +105,17 @@ describe('dma_in_flight_landed: in-flight reads dropped, and why, from what QEMU
     expect(assertionOf(late, LANDED).ok).toBe(false);
   });
 });
+
+describe('a run that broke', () => {
+  it('still names a stray write the device made (it may be why the next kernel broke), and nothing the run never reached', () => {
+    const o = run('dma-across-kexec-reference');
+    const at = lastInFlightMapping(o.deviceTrace!);
+    const stray = editTrace(o, (_, i) => i === at, (e) => ({ ...e, args: e.args.replace(/prp1 0x[0-9a-f]+/, 'prp1 0x1000000') }));
+    // The next kernel's agent died before reporting its end.
+    const broken = { ...stray, resultLines: stray.resultLines.filter((l) => !l.startsWith('# vh agent=done')) };
+    const r = judge(c, broken);
+    expect(r.status).toBe('error');
+    expect(r.assertions.filter((a) => !a.ok).map((a) => a.name)).toEqual([WRITES]);
+    expect(judge(c, { ...broken, deviceTrace: undefined }).assertions.map((a) => a.name)).not.toContain(WRITES);
+  });
+});
