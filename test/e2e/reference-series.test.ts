@@ -67,6 +67,12 @@ describe(`${series} --require vfio-preserve (the whole suite)`, () => {
     expect(stage2).not.toMatch(/virtio_rng|virtio-pci 0000:0\d:00\.0/);
   });
 
+  it("dma-across-kexec: reads in flight land inside the kexec window, and QEMU's own record puts every write in a preserved page", () => {
+    const sub = subtestOf(tap, 'dma-across-kexec');
+    expect(sub).toMatch(/^ {4}ok \d+ - stage2\/device_writes_preserved$/m);
+    expect(sub).toMatch(/^ {4}# info stage2\/device_writes=6 reads in flight at the reboot call, [1-6] landed inside the kexec window, \d after the next \/init; 7 reads and 7 completions checked$/m);
+  });
+
   it('measures the blackout at every hop of the chain', () => {
     for (const k of [1, 2, 3]) expect(subtestOf(tap, 'kexec-chain')).toMatch(new RegExp(`^ {4}# timing blackout${k}_ms=\\d+$`, 'm'));
   });
