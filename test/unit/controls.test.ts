@@ -93,7 +93,7 @@ describe('guarantee -> assertion -> control', () => {
         }
       });
     }
-  });
+  }, 60_000); // some 450 judgements of recorded runs: seconds of CPU, more on a shared machine
 
   it('fails a case whose console carries a kernel warning (recorded: the two-socket shape that WARNed in topology_sane)', () => {
     const c = allCases.find((k) => k.name === 'noiommu-dma')!;
