@@ -1,6 +1,6 @@
 // What a case is: devices, the capabilities it needs, its stages and the assertions each reports.
 import type { CapabilityName, Claim } from '../kernels/capabilities.ts';
-import type { AssertionName, Key } from './contract.ts';
+import { HOST, type AssertionName, type Key } from './contract.ts';
 
 export interface CaseDevice {
   /** How the agent is told where this device is: vh.<role>=<bdf>. */
@@ -54,6 +54,12 @@ export function qualified(c: Case, stage: number, name: string): string {
   return c.stages.length > 1 ? `stage${stage}/${name}` : name;
 }
 
+/** Every assertion a verdict of the case holds, qualified: what each stage declares, then the judge's own. */
 export function allAssertions(c: Case): string[] {
-  return c.stages.flatMap((s, i) => s.assertions.map((a) => qualified(c, i + 1, a)));
+  return [...c.stages.flatMap((s, i) => s.assertions.map((a) => qualified(c, i + 1, a))), ...hostAssertions(c)];
+}
+
+/** The judge's own assertions from QEMU's trace of the device: one for each stage a kexec led to. */
+export function hostAssertions(c: Case): string[] {
+  return c.dmaWitness ? c.stages.slice(1).map((_, i) => qualified(c, i + 2, HOST.device_writes_preserved)) : [];
 }

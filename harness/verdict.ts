@@ -4,7 +4,7 @@
 // then the case status. Pure: the unit tests feed it recorded real streams.
 import { constants } from 'node:os';
 import { Parser, lineTypes, type FinalResults, type Result } from 'tap-parser';
-import { qualified, type Case } from '../cases/case.ts';
+import { allAssertions, qualified, type Case } from '../cases/case.ts';
 import { claimOfAssertion } from '../cases/claims.ts';
 import { AGENT, BAIL, DMA_MARK, HOST, INFO, INFO_PREFIX, infoLine, kexecReboot, marker } from '../cases/contract.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
@@ -521,7 +521,7 @@ function witnessChecks(c: Case, stages: StageReport[], obs: Observation): { asse
   const writes = obs.deviceTrace ? nvmeWrites(obs.deviceTrace) : undefined;
   const expected = "every write of the device across the kexec (QEMU's trace: each read's data, each completion) lands in a page the previous stage preserved";
   for (const w of kexecWindows(stages, obs.deviceTrace ?? [])) {
-    const name = qualified(c, w.stage, HOST.device_writes_preserved);
+    const name = qualified(c, w.stage, HOST.device_writes_preserved); // as hostAssertions(c) names it
     const preserved = parsePages(stageReport(stages, w.stage - 1)?.info[INFO.preserved_pages]);
     if (!writes || !preserved) {
       const seen = writes ? `stage ${w.stage - 1} reported no ${INFO.preserved_pages}` : "no QEMU trace of the device";
@@ -593,6 +593,6 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
 }
 
 export function skipped(c: Case, reason: string): CaseResult {
-  const assertions = c.stages.flatMap((s, i) => s.assertions.map((n) => ({ name: qualified(c, i + 1, n), ok: true, skip: reason })));
+  const assertions = allAssertions(c).map((name) => ({ name, ok: true, skip: reason }));
   return { case: c.name, status: 'skip', reason, assertions, info: {}, timings: {} };
 }

@@ -1,6 +1,7 @@
 // The device's own record across the kexec, judged from recorded real runs of dma-across-kexec (their result lines with
 // arrival times and QEMU's trace): every write in a preserved page, and why in-flight reads were dropped.
 import { describe, expect, it } from 'vitest';
+import { allAssertions } from '../../cases/case.ts';
 import dmaAcrossKexec from '../../cases/dma-across-kexec.ts';
 import type { TraceEvent } from '../../harness/qemu/trace.ts';
 import { judge, type CaseResult, type Observation } from '../../harness/verdict.ts';
@@ -30,6 +31,9 @@ describe('device_writes_preserved: what QEMU saw the device write across the kex
   it('passes the reference series, and says how many of the reads in flight landed inside the kexec window', () => {
     const r = judge(c, run('dma-across-kexec-reference'));
     expect(r.status, r.reason).toBe('pass');
+    // The judge's own assertion is one of the case's, last, as reports list them.
+    expect(r.assertions.map((a) => a.name)).toEqual(allAssertions(c));
+    expect(allAssertions(c).at(-1)).toBe(WRITES);
     expect(assertionOf(r, WRITES).ok).toBe(true);
     expect(r.info['stage2/device_writes']).toMatch(/^6 reads in flight at the reboot call, [1-6] landed inside the kexec window, \d after the next \/init; 7 reads and 7 completions checked$/);
   });
