@@ -1,6 +1,6 @@
 // What a case is: devices, the capabilities it needs, its stages and the assertions each reports.
 import type { CapabilityName, Claim } from '../kernels/capabilities.ts';
-import { KSELFTEST, type AssertionName, type Key, type Mode } from './contract.ts';
+import { HOST, KSELFTEST, type AssertionName, type Key, type Mode } from './contract.ts';
 
 export interface CaseDevice {
   /** How the agent is told where this device is: vh.<role>=<bdf>. */
@@ -53,8 +53,11 @@ export interface Case {
   memoryMiB?: number;
   /** Split guest memory over this many NUMA nodes (default 1); nodes past the vCPUs have memory only. */
   numaNodes?: number;
-  /** QEMU trace events whose host-side times the judge reads (device completions across a kexec), only lines containing `only`. */
-  deviceEvents?: { events: string[]; only?: string };
+  /** QEMU trace events the judge reads: `only` picks the completions whose host-side times give the device gap across a kexec. */
+  deviceEvents?: { events: string[]; only?: RegExp };
+  /** The trace is of an nvme device's writes (harness/dma-witness.ts): after each kexec the judge requires every one in a page
+   * the previous stage preserved (device_writes_preserved), and says why `dropped` failed when bus mastering went off at freeze. */
+  dmaWitness?: { dropped: AssertionName };
   /** How the device reaches memory (default noiommu); iommu puts QEMU's intel-iommu in the VM and tells the agent (vh.mode=iommu). */
   mode?: Mode;
   /** vCPUs (default 1): a second one buys nothing but cross-vCPU rendezvous under TCG (issue 11's boot hang). */
@@ -72,8 +75,14 @@ export function qualified(c: Case, stage: number, name: string): string {
   return c.stages.length > 1 ? `stage${stage}/${name}` : name;
 }
 
+/** Every assertion a verdict of the case holds, qualified: what each stage declares, then the judge's own. */
 export function allAssertions(c: Case): string[] {
-  return c.stages.flatMap((s, i) => s.assertions.map((a) => qualified(c, i + 1, a)));
+  return [...c.stages.flatMap((s, i) => s.assertions.map((a) => qualified(c, i + 1, a))), ...hostAssertions(c)];
+}
+
+/** The judge's own assertions from QEMU's trace of the device: one for each stage a kexec led to. */
+export function hostAssertions(c: Case): string[] {
+  return c.dmaWitness ? c.stages.slice(1).map((_, i) => qualified(c, i + 2, HOST.device_writes_preserved)) : [];
 }
 
 export function modeOf(c: Case): Mode {

@@ -70,6 +70,11 @@ export const A = names([
 
 export type AssertionName = keyof typeof A;
 
+/** The judge's own assertions from what the host saw of the device (QEMU's trace; harness/dma-witness.ts). */
+export const HOST = names(['device_writes_preserved']);
+
+export type HostAssertionName = keyof typeof HOST;
+
 /** The judge's own assertion for a kexec the kernel refused (the agent's `Bail out!` of BAIL.kexec_refused). */
 export const kexecReboot = 'kexec_reboot';
 
@@ -116,6 +121,7 @@ export const CHEAT = names([
   'irq-on',
   'dma-unpreserved',
   'map-pa',
+  'dma-stray',
 ]);
 
 export type Cheat = keyof typeof CHEAT;
@@ -142,7 +148,7 @@ export function infoLine(key: string, value: string): string {
 }
 
 /** `# vh <key>=<value>` lines the host reads for more than a fact (VH_INFO_<KEY>). */
-export const INFO = names(['agent', 'dma_mark']);
+export const INFO = names(['agent', 'dma_mark', 'preserved_pages']);
 
 /** The words that open `# vh agent=` lines: the stage's start, its kexec, the agent's end (VH_AGENT_<WORD>). */
 export const AGENT = names(['start', 'kexec', 'done', 'crash', 'error']);

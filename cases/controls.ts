@@ -1,7 +1,7 @@
 // Every assertion a case declares: the guarantee it stands for, and the negative controls that show it go
 // not ok. test/unit/controls.test.ts checks each control is real and README's table is this one.
 import type { KselftestPoint } from './case.ts';
-import { A, CHEAT, type AssertionName, type Cheat } from './contract.ts';
+import { A, CHEAT, HOST, type AssertionName, type Cheat, type HostAssertionName } from './contract.ts';
 
 /** How a control makes an assertion go not ok (or, for `skip`, keeps it from passing vacuously). */
 export type Control =
@@ -76,7 +76,7 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.nvme_write_read]: { guarantee: 'a page written to the namespace reads back byte for byte', controls: [stream] },
   [A.dma_in_flight_issued]: { guarantee: 'reads are queued to the device and left in flight as the kexec starts', controls: [stream] },
   [A.dma_targets_preserved]: { guarantee: 'DMA in flight across the kexec targets only preserved pages (read from the device\'s submission queue in the memfd)', controls: [{ kind: 'selftest', cheat: CHEAT['dma-unpreserved'] }, stream] },
-  [A.dma_in_flight_landed]: { guarantee: 'DMA issued before the kexec lands during it, whole, in the preserved pages, with its completions in the queue', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/bus-master-cleared' }, stream] },
+  [A.dma_in_flight_landed]: { guarantee: 'DMA issued before the kexec lands during it, whole, in the preserved pages, with its completions in the queue (where it does not, QEMU\'s trace says whether bus master was cleared at freeze)', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/bus-master-cleared' }, stream] },
   [A.represerve_incoming_refused]: { guarantee: 'a handed-over device cannot be preserved again before its session is finished', controls: [stream] },
   [A.second_opener_refused]: { guarantee: "between RETRIEVE_FD and its owner's bind, no other opener can bind the device (and take the owner's no-reset open)", controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.nvme_io_resumes]: { guarantee: "after the kexec the previous stage's I/O queues work on, without reinitialising the controller", controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/reset-on-open' }, stream] },
@@ -90,6 +90,14 @@ export const kselftestGuarantees: Record<KselftestPoint, Row> = {
   'kselftest:vfio_pci_liveupdate_uapi_test': {
     guarantee: "the series' own uapi selftest passes on the device: every test of its KTAP ok (or SKIP with its reason), exit status 0",
     controls: [{ kind: 'append', words: 'vh.kselftest=vfio_pci_liveupdate_uapi_test' }, stream],
+  },
+};
+
+/** The judge's own assertions from QEMU's trace of the device (cases with dmaWitness). */
+export const hostGuarantees: Record<HostAssertionName, Row> = {
+  [HOST.device_writes_preserved]: {
+    guarantee: "every write the device makes across the kexec lands in a page the previous stage preserved, never in the next kernel's memory (QEMU's trace: each read's data, each completion)",
+    controls: [{ kind: 'selftest', cheat: CHEAT['dma-stray'] }, stream],
   },
 };
 
@@ -115,7 +123,7 @@ export function describeControl(c: Control): string {
 
 /** README's table: guarantee -> assertion -> controls, one row per assertion. */
 export function controlsTable(): string[] {
-  const rows = Object.entries({ ...guarantees, ...kselftestGuarantees, ...consoleGuarantees }).map(
+  const rows = Object.entries({ ...guarantees, ...hostGuarantees, ...kselftestGuarantees, ...consoleGuarantees }).map(
     ([name, r]) => `| ${r.guarantee} | \`${name}\` | ${r.controls.map(describeControl).join('; ')} |`,
   );
   return ['| guarantee | assertion | control that shows it fail |', '| --- | --- | --- |', ...rows];

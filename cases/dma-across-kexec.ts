@@ -1,5 +1,6 @@
 import { defineCase } from './case.ts';
-import { CASE, CLAIM } from './contract.ts';
+import { A, CASE, CLAIM } from './contract.ts';
+import { nvmeWitnessEvents } from '../harness/dma-witness.ts';
 import { nvmeHandover } from './handover-stages.ts';
 
 export default defineCase({
@@ -11,7 +12,9 @@ export default defineCase({
   devices: [{ role: 'dma', model: 'nvme', props: { serial: 'vh-nvme' }, driveMiB: 1, driveIops: 2 }],
   // The nvme pages (guests/agent/nvme.h), then six in-flight targets.
   params: { pages: 16, stages: 2 },
-  // Each completion the device posts, timed by QEMU: the device-side gap across the kexec.
-  deviceEvents: { events: ['pci_nvme_enqueue_req_completion'], only: ' cqid 1 ' },
+  // What the device did, timed by QEMU: its I/O completions give the device-side gap across the kexec, and where each
+  // read's data and completion landed is checked against the pages stage 1 preserved.
+  deviceEvents: { events: nvmeWitnessEvents, only: /^pci_nvme_enqueue_req_completion cid \d+ cqid 1 / },
+  dmaWitness: { dropped: A.dma_in_flight_landed },
   stages: nvmeHandover({ inFlight: true }),
 });

@@ -14,7 +14,7 @@ import type { Arch } from './qemu/arch.ts';
 import { bdfOf, placeDevices, type VmDevice } from './qemu/argv.ts';
 import { Vm } from './qemu/vm.ts';
 import { describeVcpus } from './qemu/qmp.ts';
-import { traceTimes } from './qemu/trace.ts';
+import { traceEvents } from './qemu/trace.ts';
 import { Silence } from './silence.ts';
 import { judge, skipped, type CaseResult, type Observation } from './verdict.ts';
 
@@ -109,8 +109,11 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   const consoleLog = join(ctx.outDir, `${c.name}.console.log`);
   const resultLog = join(ctx.outDir, `${c.name}.result.log`);
   const traceLog = join(ctx.outDir, `${c.name}.trace.log`);
+  // When each result line arrived (epoch ms), so a recorded run can be judged against its trace log later.
+  const timesLog = join(ctx.outDir, `${c.name}.result.times`);
   writeFileSync(consoleLog, '');
   writeFileSync(resultLog, '');
+  writeFileSync(timesLog, '');
   const obs: Observation = { resultLines: [], resultTimes: [], console: '', timings: {} };
   const t0 = Date.now();
   let phase: Phase = 'qemu-start';
@@ -155,6 +158,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
           obs.resultLines.push(line);
           obs.resultTimes!.push(Date.now() - t0);
           appendFileSync(resultLog, `${line}\n`);
+          appendFileSync(timesLog, `${t0 + obs.resultTimes!.at(-1)!}\n`);
           if (line.startsWith(marker('start'))) {
             obs.timings!.agent_start_ms ??= Date.now() - t0;
             enter('case');
@@ -193,9 +197,16 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   await exited;
   clearInterval(ticker);
   for (const d of devices) if (d.drive) rmSync(d.drive, { force: true });
-  if (c.deviceEvents && existsSync(traceLog)) obs.deviceEvents = traceTimes(readFileSync(traceLog, 'utf8'), t0, c.deviceEvents.only);
+  if (c.deviceEvents && existsSync(traceLog)) Object.assign(obs, deviceObservation(c.deviceEvents.only, readFileSync(traceLog, 'utf8'), t0));
   obs.timings!.wall_ms = Date.now() - t0;
   return judge(c, obs, { require: ctx.require });
+}
+
+/** What the judge reads of QEMU's trace log: every event, and the times of those `only` picks (the device gap). */
+export function deviceObservation(only: RegExp | undefined, text: string, t0: number): Pick<Observation, 'deviceTrace' | 'deviceEvents'> {
+  const deviceTrace = traceEvents(text, t0);
+  const deviceEvents = deviceTrace.filter((e) => !only || only.test(`${e.name} ${e.args}`)).map((e) => e.at);
+  return { deviceTrace, deviceEvents };
 }
 
 /** The case's devices placed on the VM, each that asks for a drive given a blank sparse raw disk in dir. */

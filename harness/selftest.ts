@@ -5,7 +5,7 @@ import { allCases } from '../cases/index.ts';
 import type { CaseResult } from './verdict.ts';
 import type { Claim } from '../kernels/capabilities.ts';
 import { requiredIn, type RequiredClaim } from '../cases/claims.ts';
-import { A, CASE, CHEAT, CLAIM, REFUSED, SECCOMP, WATCH, kexecReboot, type Cheat } from '../cases/contract.ts';
+import { A, CASE, CHEAT, CLAIM, HOST, REFUSED, SECCOMP, WATCH, kexecReboot, type Cheat } from '../cases/contract.ts';
 
 /** A contract spelling inside a RegExp, matched literally. */
 const lit = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -183,6 +183,15 @@ export const controls: Control[] = [
     needs: CLAIM['vfio-preserve'],
   },
   {
+    cheat: CHEAT['dma-stray'],
+    does: 'leaves a read in flight across the kexec that really lands in a page nobody preserved (the next kernel keeps off it: memmap=)',
+    guard: "QEMU's trace of every page the device wrote after the reboot call",
+    caseName: CASE['dma-across-kexec'],
+    caughtBy: `stage2/${HOST.device_writes_preserved}`,
+    seen: /^the data of read cid \d+ landed at 0x[0-9a-f]+ \(page 0x[0-9a-f]+, 4096 bytes\) \d+ ms after the reboot call(?:, before the next \/init)?: no page stage 1 preserved$/,
+    needs: CLAIM['vfio-preserve'],
+  },
+  {
     cheat: CHEAT['map-pa'],
     does: 'maps page 0 at the IOVA the check writes to, as if the IOAS reached past the buffer',
     guard: "the byte check of a transfer to an IOVA the IOAS does not map (and the IOMMU's fault record)",
@@ -232,6 +241,15 @@ export const kernelControls: KernelControl[] = [
     caseName: CASE['vfio-handover'],
     caughtBy: `stage2/${A.bus_master_before_open}`,
     seen: /^PCI_COMMAND 0x[0-9a-f]{3}[0-38-9ab]$/,
+    needs: CLAIM['vfio-preserve'],
+  },
+  {
+    patches: 'kernels/patches/controls/bus-master-cleared',
+    does: 'clears bus mastering of preserved devices at the kexec, with nvme reads in flight',
+    guard: "the completions in the preserved queue, and QEMU's trace of the device's PCI_COMMAND",
+    caseName: CASE['dma-across-kexec'],
+    caughtBy: `stage2/${A.dma_in_flight_landed}`,
+    seen: /0 completions in the queue.*; the in-flight reads were dropped: bus master cleared at freeze \(QEMU: PCI_COMMAND <- 0x[0-9a-f]{3}[0-38-9ab] once the reads were issued, before the next kernel enumerated PCI; completion writes refused: 6\)$/,
     needs: CLAIM['vfio-preserve'],
   },
 ];

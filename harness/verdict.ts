@@ -4,13 +4,14 @@
 // then the case status. Pure: the unit tests feed it recorded real streams.
 import { constants } from 'node:os';
 import { Parser, lineTypes, type FinalResults, type Result } from 'tap-parser';
-import { modeOf, qualified, type Case } from '../cases/case.ts';
+import { allAssertions, modeOf, qualified, type Case } from '../cases/case.ts';
 import { claimOfAssertion, requiredIn, type RequiredClaim } from '../cases/claims.ts';
-import { AGENT, BAIL, DMA_MARK, INFO, INFO_PREFIX, infoLine, kexecReboot, marker } from '../cases/contract.ts';
+import { AGENT, BAIL, DMA_MARK, HOST, INFO, INFO_PREFIX, infoLine, kexecReboot, marker } from '../cases/contract.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
 import { warningsAllowlist, type AllowedWarning } from '../kernels/warnings-allowlist.ts';
 import { ConsoleWatch, type Splat } from './console-watch.ts';
-import { longestGap } from './qemu/trace.ts';
+import { masterClearedAtFreeze, nvmeWrites, parsePages, type DeviceWrite, refusedCompletions, strayWrite } from './dma-witness.ts';
+import { longestGap, type TraceEvent } from './qemu/trace.ts';
 
 /** pass/fail/skip: what the kernel did. error: the guest broke (panic, oops, agent crash, silence).
  * miss: the VM never ran or QEMU died under it, so nothing is known about the kernel. */
@@ -51,6 +52,8 @@ export interface Observation {
   exit?: { code: number | null; signal: string | null; stderr: string };
   /** When the device did what the case traces (ms since QEMU started, host clock): completions across a kexec. */
   deviceEvents?: number[];
+  /** Every line of QEMU's trace of the device, its time in ms since QEMU started (host clock). */
+  deviceTrace?: TraceEvent[];
   /** Set when the runner gave up waiting (and killed QEMU itself). */
   timeout?: { phase: string; seconds: number; vcpus?: string };
   timings?: Record<string, number>;
@@ -537,6 +540,85 @@ function warningCheck(splats: JudgedSplat[]): Assertion[] {
   ];
 }
 
+// the device's own record: what QEMU saw it write across each kexec (cases with dmaWitness)
+
+/** One kexec as the host saw it: from the device taking stage k's last command before its kexec line (the line reaches
+ * the host a little after the reboot call began), through stage k+1's start, to its own kexec line (or the end). */
+interface KexecWindow {
+  stage: number;
+  from: number;
+  kexecLine: number;
+  nextStart: number;
+  until: number;
+}
+
+function kexecWindows(stages: StageReport[], trace: TraceEvent[]): KexecWindow[] {
+  return stages.flatMap((s) => {
+    const kexecLine = timeOf(s, (l) => l.startsWith(`${marker('kexec')} `));
+    const next = stageReport(stages, s.stage + 1);
+    if (kexecLine === undefined || !next) return [];
+    const lastTaken = trace.filter((e) => e.name === 'pci_nvme_io_cmd' && e.at <= kexecLine).at(-1)?.at ?? kexecLine;
+    const until = timeOf(next, (l) => l.startsWith(`${marker('kexec')} `)) ?? Infinity;
+    return [{ stage: s.stage + 1, from: Math.min(lastTaken, kexecLine), kexecLine, nextStart: next.times[0] ?? kexecLine, until }];
+  });
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/** The reads in flight at the reboot call and where they landed (inside the kexec window: before the next /init), and what was checked. */
+function describeWrites(across: DeviceWrite[], w: KexecWindow): string {
+  const reads = across.filter((x) => x.what.startsWith('the data'));
+  const inFlight = reads.filter((x) => x.taken <= w.kexecLine);
+  const inWindow = inFlight.filter((x) => x.at < w.nextStart).length;
+  return `${inFlight.length} reads in flight at the reboot call, ${inWindow} landed inside the kexec window, ${inFlight.length - inWindow} after the next /init; ${reads.length} reads and ${across.length - reads.length} completions checked`;
+}
+
+/** device_writes_preserved of the stage after each kexec: every write of the device from the reboot call on, by QEMU's
+ * trace, into a page the stage before preserved; info says how many landed and how many inside the kexec window. */
+function witnessChecks(c: Case, stages: StageReport[], obs: Observation): { assertions: Assertion[]; info: Record<string, string> } {
+  const assertions: Assertion[] = [];
+  const info: Record<string, string> = {};
+  if (!c.dmaWitness) return { assertions, info };
+  const writes = obs.deviceTrace ? nvmeWrites(obs.deviceTrace) : undefined;
+  const expected = "every write of the device across the kexec (QEMU's trace: each read's data, each completion) lands in a page the previous stage preserved";
+  for (const w of kexecWindows(stages, obs.deviceTrace ?? [])) {
+    const name = qualified(c, w.stage, HOST.device_writes_preserved); // as hostAssertions(c) names it
+    const preserved = parsePages(stageReport(stages, w.stage - 1)?.info[INFO.preserved_pages]);
+    if (!writes || !preserved) {
+      const seen = writes ? `stage ${w.stage - 1} reported no ${INFO.preserved_pages}` : "no QEMU trace of the device";
+      assertions.push({ name, ok: false, diag: { expected, seen, phase: 'blocked' } });
+      continue;
+    }
+    const across = writes.filter((x) => x.at >= w.from && x.at < w.until);
+    info[qualified(c, w.stage, 'device_writes')] = describeWrites(across, w);
+    const stray = strayWrite(across, preserved);
+    if (!stray) {
+      assertions.push({ name, ok: true });
+      continue;
+    }
+    const after = stray.w.at < w.kexecLine ? 'as the kexec began' : `${Math.round(stray.w.at - w.kexecLine)} ms after the reboot call`;
+    const when = `${after}${stray.w.at < w.nextStart ? ', before the next /init' : ''}`;
+    const seen = `${stray.w.what} landed at ${hex(stray.w.pa)} (page ${hex(stray.page)}, ${stray.w.len} bytes) ${when}: no page stage ${w.stage - 1} preserved`;
+    assertions.push({ name, ok: false, diag: { expected, seen, phase: 'device' } });
+  }
+  return { assertions, info };
+}
+
+/** What the host saw when the case's in-flight assertion failed: the old kernel clearing bus mastering (or resetting the
+ * device) during the reboot, before the next kernel enumerated PCI, and the completions the device could not write. */
+function explainDropped(c: Case, stages: StageReport[], obs: Observation, assertions: Assertion[]): Assertion[] {
+  if (!c.dmaWitness || !obs.deviceTrace) return assertions;
+  const windows = kexecWindows(stages, obs.deviceTrace);
+  return assertions.map((a) => {
+    const w = windows.find((k) => a.name === qualified(c, k.stage, c.dmaWitness!.dropped));
+    const cleared = w && !a.ok && !a.skip ? masterClearedAtFreeze(obs.deviceTrace!, w.from, w.nextStart) : undefined;
+    if (!w || !cleared) return a;
+    const refused = refusedCompletions(obs.deviceTrace!, w.from, w.until);
+    const why = `the in-flight reads were dropped: bus master cleared at freeze (QEMU: ${cleared} once the reads were issued, before the next kernel enumerated PCI; completion writes refused: ${refused})`;
+    return { ...a, diag: { ...a.diag, seen: `${String(a.diag?.seen ?? '')}; ${why}` } };
+  });
+}
+
 // status: pass only when every declared assertion is ok
 
 function caseStatus(assertions: Assertion[]): { status: Status; reason?: string } {
@@ -559,14 +641,19 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
   const info = collectInfo(c, stages, splats);
   const base = { case: c.name, info, timings: collectTimings(obs, stages, info) };
   const broken = classify(obs, stages, watch);
-  const { assertions, reported } = matchStages(c, stages, opts);
-  // A broken run says nothing about the assertions never reached: list only what the agent reported.
-  if (broken) return { ...base, ...broken, assertions: assertions.filter((a) => reported.has(a.name)) };
-  const all = [...assertions, ...planChecks(c, stages), ...warningCheck(splats)];
+  const matched = matchStages(c, stages, opts);
+  const assertions = explainDropped(c, stages, obs, matched.assertions);
+  const witness = witnessChecks(c, stages, obs);
+  Object.assign(base.info, witness.info);
+  // A broken run says nothing about the assertions never reached: list only what the agent reported, and any stray write
+  // the device was seen making (it may be why the next kernel broke).
+  const strays = witness.assertions.filter((a) => a.diag?.phase === 'device');
+  if (broken) return { ...base, ...broken, assertions: [...assertions.filter((a) => matched.reported.has(a.name)), ...strays] };
+  const all = [...assertions, ...witness.assertions, ...planChecks(c, stages), ...warningCheck(splats)];
   return { ...base, ...caseStatus(all), assertions: all };
 }
 
 export function skipped(c: Case, reason: string): CaseResult {
-  const assertions = c.stages.flatMap((s, i) => s.assertions.map((n) => ({ name: qualified(c, i + 1, n), ok: true, skip: reason })));
+  const assertions = allAssertions(c).map((name) => ({ name, ok: true, skip: reason }));
   return { case: c.name, status: 'skip', reason, assertions, info: {}, timings: {} };
 }

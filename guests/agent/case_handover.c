@@ -64,6 +64,7 @@ struct handover {
 	int s_dma, s_state;       /* the sessions this stage preserves into */
 	int in_dma, in_state;     /* the sessions this stage retrieved */
 	int witness_written;      /* the reset witness is in the device, for the next stage's not_reset */
+	uint64_t stray_pa;        /* vh.cheat=dma-stray: the unpreserved page a read in flight writes */
 };
 
 static const char *errname(int err)
@@ -172,6 +173,13 @@ static void map_new_buffer(struct handover *h)
 		assert_get_pa_every_page(&h->d, &h->buf);
 }
 
+static enum nvme_stray stray_of(const char *cheat)
+{
+	if (!strcmp(cheat, VH_CHEAT_DMA_UNPRESERVED))
+		return NVME_STRAY_REFUSED;
+	return strcmp(cheat, VH_CHEAT_DMA_STRAY) ? NVME_STRAY_NONE : NVME_STRAY_LANDS;
+}
+
 static void stage_first(struct handover *h)
 {
 	struct vdev *d = &h->d;
@@ -197,7 +205,7 @@ static void stage_first(struct handover *h)
 		map_new_buffer(h);
 		nvme_first_stage(d, &h->buf, &h->nvme);
 		if (h->f->in_flight)
-			nvme_issue_in_flight(d, &h->nvme, &h->buf, h->f->in_flight, !strcmp(h->p->cheat, VH_CHEAT_DMA_UNPRESERVED));
+			h->stray_pa = nvme_issue_in_flight(d, &h->nvme, &h->buf, h->f->in_flight, stray_of(h->p->cheat));
 		return;
 	}
 	assert_edu_bar0(d);
@@ -736,9 +744,10 @@ static void preserve_state(const struct handover *h, const struct vh_state *st)
 		pass(VH_A_LUO_PRESERVE_STATE);
 }
 
-static void load_next_kernel(const struct plan *p)
+/* keep_off: a page the next kernel must never use (0: none), reserved with memmap= so a stray write there harms nothing. */
+static void load_next_kernel(const struct plan *p, uint64_t keep_off)
 {
-	char cmdline[sizeof(p->cmdline) + 32];
+	char cmdline[sizeof(p->cmdline) + 64];
 	uint64_t t0;
 	int err;
 
@@ -746,6 +755,8 @@ static void load_next_kernel(const struct plan *p)
 		return;
 	t0 = now_ms();
 	next_cmdline(p, cmdline, sizeof(cmdline));
+	if (keep_off)
+		snprintf(cmdline + strlen(cmdline), sizeof(cmdline) - strlen(cmdline), " memmap=4K$0x%llx", (unsigned long long)keep_off);
 	err = kexec_load_next(p->next, cmdline);
 	if (err) {
 		fail_hard(VH_A_KEXEC_FILE_LOAD, "kexec", -err, "kexec_file_load of /kernel and the retained initramfs", "failed");
@@ -768,6 +779,17 @@ static void kexec_into_next(const struct plan *p)
 	ktap_bail(VH_BAIL_KEXEC_REFUSED ": %s", errname(err));
 }
 
+/* The host checks every page the device writes after the kexec against these (QEMU's trace: harness/dma-witness.ts). */
+static void report_preserved_pages(const struct dmabuf *b)
+{
+	char list[1000] = ""; /* one info line: room for 50 pages, more than any in-flight case maps */
+	size_t o = 0;
+
+	for (size_t i = 0; i < b->len / VH_PAGE && o + 20 < sizeof(list); i++)
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s0x%llx", i ? "," : "", (unsigned long long)b->pa[i]);
+	ktap_info(VH_INFO_PRESERVED_PAGES, "%s", list);
+}
+
 static void handoff(struct handover *h)
 {
 	struct vh_state st;
@@ -781,12 +803,14 @@ static void handoff(struct handover *h)
 	if (h->f->preserve_iommufd)
 		preserve_optional(h, VH_A_PRESERVE_IOMMUFD, VH_CLAIM_IOMMUFD_PRESERVE, h->d.iommufd, TOKEN_IOMMUFD, &st.iommufd_err);
 	preserve_state(h, &st);
-	load_next_kernel(h->p);
+	load_next_kernel(h->p, h->stray_pa);
 	/* After the last sandboxed step of the stage: refusals during preserve and kexec_file_load count. */
 	assert_sandbox_clean();
 	/* The reads that landed after this line and by the next /init landed inside the kexec. */
-	if (h->f->in_flight)
+	if (h->f->in_flight) {
+		report_preserved_pages(&h->buf);
 		ktap_info("in_flight_landed_before_kexec", "%u/%u", nvme_in_flight_landed(&h->buf, h->f->in_flight), h->f->in_flight);
+	}
 	if (!ktap_failures())
 		kexec_into_next(h->p);
 }

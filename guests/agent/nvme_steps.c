@@ -229,37 +229,40 @@ static uint64_t stray_page(struct vdev *d)
 	return err ? 0 : stray.pa[0];
 }
 
-void nvme_issue_in_flight(struct vdev *d, struct nvme *n, struct dmabuf *b, uint32_t count, int stray)
+uint64_t nvme_issue_in_flight(struct vdev *d, struct nvme *n, struct dmabuf *b, uint32_t count, enum nvme_stray stray)
 {
 	const char *name = VH_A_DMA_IN_FLIGHT_ISSUED;
-	uint64_t stray_pa = stray ? stray_page(d) : 0;
+	uint64_t stray_pa = stray != NVME_STRAY_NONE ? stray_page(d) : 0;
+	uint32_t last = count - 1;
 	uint16_t status = 0;
 	char why[64];
 	int err = 0;
 
 	if (!step(name))
-		return;
+		return 0;
 	for (uint32_t i = 0; i < count && !err; i++) {
 		in_flight_pattern(target(b, i), i);
 		err = nvme_rw(n, 1, IN_FLIGHT_LBA + 8u * i, b->pa[NVME_IN_FLIGHT + i], &status);
 	}
 	if (err) {
 		fail_soft(name, "nvme", -err, "the patterns written to the namespace", "%s", err_text(err, status, why, sizeof(why)));
-		return;
+		return 0;
 	}
 	for (uint32_t i = 0; i < count; i++)
 		memset(target(b, i), NOT_LANDED, VH_PAGE);
 	__sync_synchronize();
 	/* Not waited for: the throttled drive serves them one by one while this kernel hands over and the next boots. */
-	for (uint32_t i = 0; i < count - 1; i++)
+	for (uint32_t i = 0; i < last; i++)
 		nvme_read_nowait(n, IN_FLIGHT_LBA + 8u * i, b->pa[NVME_IN_FLIGHT + i]);
-	/* The stray read asks for blocks past the namespace: the device refuses it, so it never really writes the next
-	 * kernel's memory (when it did, init died of a GP fault), yet its queue entry targets the unpreserved page. */
+	/* NVME_STRAY_REFUSED asks for blocks past the namespace: the device refuses it, so it never really writes the next
+	 * kernel's memory (when it did, init died of a GP fault), yet its queue entry targets the unpreserved page.
+	 * NVME_STRAY_LANDS reads real blocks into it: the next kernel is told to keep off that page (memmap=). */
 	if (stray_pa)
-		nvme_read_nowait(n, STRAY_LBA, stray_pa);
+		nvme_read_nowait(n, stray == NVME_STRAY_REFUSED ? STRAY_LBA : IN_FLIGHT_LBA + 8u * last, stray_pa);
 	else
-		nvme_read_nowait(n, IN_FLIGHT_LBA + 8u * (count - 1), b->pa[NVME_IN_FLIGHT + count - 1]);
+		nvme_read_nowait(n, IN_FLIGHT_LBA + 8u * last, b->pa[NVME_IN_FLIGHT + last]);
 	pass(name);
+	return stray == NVME_STRAY_LANDS ? stray_pa : 0;
 }
 
 /* Each target page: landed (the pattern), not landed (untouched), or torn (anything else). */

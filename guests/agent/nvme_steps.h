@@ -11,9 +11,12 @@ void assert_nvme_not_reset(struct vdev *d, struct nvme *n, const struct nvme_reg
 /* nvme_io_resumes: the previous stage's page read back through its I/O queue, without reinitialising. */
 void assert_nvme_io_resumes(struct vdev *d, struct dmabuf *b, struct nvme *n, const struct nvme_cursor *c, int last);
 
+/* Negative controls: the last in-flight read goes to a page nobody preserves, refused by the device or landing there. */
+enum nvme_stray { NVME_STRAY_NONE, NVME_STRAY_REFUSED, NVME_STRAY_LANDS };
+
 /* dma_in_flight_issued: count pages' patterns written to the namespace, then read back into them without waiting;
- * stray: the last read goes to a page nobody preserves instead (a negative control). */
-void nvme_issue_in_flight(struct vdev *d, struct nvme *n, struct dmabuf *b, uint32_t count, int stray);
+ * returns the stray page a landing stray read writes (the next kernel must keep off it), else 0. */
+uint64_t nvme_issue_in_flight(struct vdev *d, struct nvme *n, struct dmabuf *b, uint32_t count, enum nvme_stray stray);
 /* dma_targets_preserved: the submission queue's in-flight entries target only preserved pages (pages: npages PAs). */
 void assert_in_flight_targets(struct dmabuf *b, const struct nvme_cursor *c, uint32_t count, const uint64_t *pages, uint32_t npages);
 /* The pages the in-flight reads write (and the completion queue): left out of the memfd's digest (bit i: page i). */

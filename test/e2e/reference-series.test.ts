@@ -68,6 +68,12 @@ describe(`${series} --require vfio-preserve (the whole suite)`, () => {
     expect(stage2).not.toMatch(/virtio_rng|virtio-pci 0000:0\d:00\.0/);
   });
 
+  it("dma-across-kexec: reads in flight land inside the kexec window, and QEMU's own record puts every write in a preserved page", () => {
+    const sub = subtestOf(tap, 'dma-across-kexec');
+    expect(sub).toMatch(/^ {4}ok \d+ - stage2\/device_writes_preserved$/m);
+    expect(sub).toMatch(/^ {4}# info stage2\/device_writes=6 reads in flight at the reboot call, [1-6] landed inside the kexec window, \d after the next \/init; 7 reads and 7 completions checked$/m);
+  });
+
   it('measures the blackout at every hop of the chain', () => {
     for (const k of [1, 2, 3]) expect(subtestOf(tap, 'kexec-chain')).toMatch(new RegExp(`^ {4}# timing blackout${k}_ms=\\d+$`, 'm'));
   });
@@ -87,6 +93,10 @@ describe(`${series}: negative controls of the new guarantees`, () => {
     // Reset on first open: config space and bus master were restored, only the device's own state shows it.
     expect(tap).toMatch(/verdict: "caught by the reset witness in the device \(virtio status and queue registers\): status 0x00, queue 0 size 8 desc 0x0"/);
     expect(tap).toMatch(/verdict: "caught by PCI_COMMAND read through sysfs before anything opens the device: PCI_COMMAND 0x[0-9a-f]{3}[0-38-9ab]"/);
+    // Reads in flight at a kexec that clears bus mastering: dropped, and QEMU's record of the kexec window says so.
+    expect(tap).toMatch(/verdict: "caught by the completions in the preserved queue, and QEMU's trace of the device's PCI_COMMAND: 6 of 6 landed .*0 completions in the queue.*; the in-flight reads were dropped: bus master cleared at freeze \(QEMU: PCI_COMMAND <- 0x0103 once the reads were issued, before the next kernel enumerated PCI; completion writes refused: 6\)"/);
+    // A read in flight that lands in a page nobody preserved: the device's own record names it, and the next kernel boots on.
+    expect(tap).toMatch(/verdict: "caught by QEMU's trace of every page the device wrote after the reboot call: the data of read cid \d+ landed at 0x[0-9a-f]+ \(page 0x[0-9a-f]+, 4096 bytes\) \d+ ms after the reboot call(?:, before the next \/init)?: no page stage 1 preserved"/);
     expect(tap).toMatch(/verdict: "caught by the kernel's freeze check \(LUO refuses the reboot\): the kernel refused the kexec: EBUSY"/);
   }, 600_000);
 

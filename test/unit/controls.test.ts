@@ -5,11 +5,11 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { qualified, type Case } from '../../cases/case.ts';
 import { allCases } from '../../cases/index.ts';
-import { consoleGuarantees, controlsTable, guarantees, kselftestGuarantees } from '../../cases/controls.ts';
-import { controls as selftestControls } from '../../harness/selftest.ts';
+import { consoleGuarantees, controlsTable, guarantees, hostGuarantees, kselftestGuarantees } from '../../cases/controls.ts';
+import { kernelControls, controls as selftestControls } from '../../harness/selftest.ts';
 import { judge } from '../../harness/verdict.ts';
 import { withFailed, withoutSplats } from './ktap-edit.ts';
-import { exit0, fx } from './fixtures.ts';
+import { fx, recordedObservation } from './fixtures.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const declared = new Set<string>(allCases.flatMap((c) => c.stages.flatMap((s) => s.assertions)));
@@ -33,13 +33,9 @@ const recorded: Record<string, string> = {
 };
 
 function observed(c: Case) {
-  const dir = recorded[c.name]!;
-  return {
-    resultLines: fx(dir, `${c.name}.result.log`).split('\n'),
-    // noiommu-dma-pass was recorded on a VM shape that made 7.3 WARN: the warning has its own control.
-    console: withoutSplats(fx(dir, `${c.name}.console.log`)),
-    exit: exit0,
-  };
+  const obs = recordedObservation(recorded[c.name]!, c);
+  // noiommu-dma-pass was recorded on a VM shape that made 7.3 WARN: the warning has its own control.
+  return { ...obs, console: withoutSplats(obs.console) };
 }
 
 describe('guarantee -> assertion -> control', () => {
@@ -50,7 +46,7 @@ describe('guarantee -> assertion -> control', () => {
   });
 
   it('names only selftest cheats that exist and are caught by that very assertion', () => {
-    for (const [name, row] of Object.entries(guarantees)) {
+    for (const [name, row] of Object.entries({ ...guarantees, ...hostGuarantees })) {
       for (const ctl of row.controls) {
         if (ctl.kind !== 'selftest') continue;
         const cheat = selftestControls.find((s) => s.cheat === ctl.cheat);
@@ -70,6 +66,14 @@ describe('guarantee -> assertion -> control', () => {
         const row = readme.split('\n').find((l) => l.startsWith(`| ${String(ctl.prefix).padStart(4, '0')} `));
         expect(row, `${name}: ${ctl.patches} patch ${ctl.prefix}`).toMatch(new RegExp(`\`${name}\``));
       }
+    }
+  });
+
+  it('lists every control kernel selftest runs under the assertion that catches it', () => {
+    const table: Record<string, { controls: { kind: string; patches?: string }[] }> = { ...guarantees, ...hostGuarantees, ...consoleGuarantees };
+    for (const k of kernelControls) {
+      const name = k.caughtBy.replace(/^stage\d+\//, '');
+      expect(table[name]?.controls.some((c) => c.kind === 'kernel' && c.patches === k.patches), `${k.patches} catches ${name}`).toBe(true);
     }
   });
 
@@ -95,7 +99,7 @@ describe('guarantee -> assertion -> control', () => {
         }
       });
     }
-  }, 60_000);
+  }, 60_000); // some 450 judgements of recorded runs: seconds of CPU, more on a shared machine
 
   it('fails a case whose console carries a kernel warning (recorded: the two-socket shape that WARNed in topology_sane)', () => {
     const c = allCases.find((k) => k.name === 'noiommu-dma')!;

@@ -6,6 +6,7 @@ import luoDmaBuffer from '../../cases/luo-dma-buffer.ts';
 import noiommuDma from '../../cases/noiommu-dma.ts';
 import onlyVfio from '../../cases/only-vfio.ts';
 import vfioHandover from '../../cases/vfio-handover.ts';
+import { traceEvents } from '../../harness/qemu/trace.ts';
 import { judge, type CaseResult, type JudgeOptions, type Observation } from '../../harness/verdict.ts';
 import { withoutReport } from './ktap-edit.ts';
 
@@ -14,6 +15,23 @@ const fixture = (...p: string[]) => join(import.meta.dirname, '..', 'fixtures', 
 export const fx = (...p: string[]) => readFileSync(fixture(...p), 'utf8');
 
 export const exit0 = { code: 0, signal: null, stderr: '' };
+
+/** A recorded run of case c as the judge saw it: its result lines, with their arrival times and QEMU's trace of the device
+ * where the run kept them (<case>.result.times, epoch ms a line; <case>.trace.log), its console, a clean power-off. */
+export function recordedObservation(dir: string, c: Case): Observation {
+  const has = (f: string) => existsSync(fixture(dir, `${c.name}.${f}`));
+  const resultLines = fx(dir, `${c.name}.result.log`).split('\n');
+  const epochs = has('result.times') ? fx(dir, `${c.name}.result.times`).trim().split('\n').map(Number) : undefined;
+  // QEMU's start is not recorded: the first result line stands in for it, which moves every time alike.
+  const t0 = epochs?.[0] ?? 0;
+  return {
+    resultLines,
+    ...(epochs ? { resultTimes: epochs.map((e) => e - t0) } : {}),
+    console: has('console.log') ? fx(dir, `${c.name}.console.log`) : '',
+    exit: exit0,
+    ...(epochs && has('trace.log') ? { deviceTrace: traceEvents(fx(dir, `${c.name}.trace.log`), t0) } : {}),
+  };
+}
 
 /** How a recorded run is changed: another case name, a stream edited as a fault would edit it, judge options. */
 interface Variant {

@@ -10,7 +10,7 @@ describe('device events from QEMU trace', () => {
     const first = /^\d+@(\d+\.\d+):/.exec(text)!;
     const t0 = Math.floor(Number(first[1]) * 1000) - 100;
     const all = traceTimes(text, t0);
-    const io = traceTimes(text, t0, ' cqid 1 ');
+    const io = traceTimes(text, t0, / cqid 1 /);
     expect(all.length).toBe(text.trim().split('\n').length);
     expect(io.length).toBeGreaterThan(5);
     expect(io.length).toBeLessThan(all.length);
