@@ -31,6 +31,8 @@ export interface RunContext {
   outDir: string;
   /** Seconds of silence allowed in each phase. */
   timeouts: Record<Phase, number>;
+  /** Kernel words for the guest's clock (harness/qemu/tsc.ts). */
+  clock?: string[];
   /** Extra kernel command-line words from the user; they come last, so they win. */
   append?: string;
   /** Claims whose SKIP is a failure. */
@@ -134,7 +136,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
         qemu: ctx.qemu,
         kernel: ctx.kernel.bzImage,
         initrd: ctx.guest.initramfs,
-        cmdline: kernelCmdline(c, devices, ctx.arch, [ctx.guest.next ? word('next', '/next-kernel') : '', ctx.append ?? ''].join(' ')),
+        cmdline: kernelCmdline(c, devices, ctx.arch, [...(ctx.clock ?? []), ctx.guest.next ? word('next', '/next-kernel') : '', ctx.append ?? ''].join(' ')),
         memoryMiB: c.memoryMiB ?? 512,
         cpus: c.cpus ?? 1,
         numaNodes: c.numaNodes,

@@ -5,6 +5,7 @@ import { buildGuest, type Guest } from './guest/initramfs.ts';
 import { buildKselftests } from './guest/kselftest-build.ts';
 import type { Case, Kselftest } from '../cases/case.ts';
 import { chooseAccel, type Accel } from './qemu/accel.ts';
+import { clockWords } from './qemu/tsc.ts';
 import { hostArch, type Arch } from './qemu/arch.ts';
 import { findQemu, qemuVersion } from './qemu/binary.ts';
 import { defaultTimeouts, type Phase, type RunContext } from './run-case.ts';
@@ -35,6 +36,8 @@ export interface Session {
   next?: Kernel;
   guest: Guest;
   accel: Accel;
+  /** Kernel words for the guest's clock (harness/qemu/tsc.ts), before the user's. */
+  clock: string[];
   timeouts: Record<Phase, number>;
 }
 
@@ -47,15 +50,15 @@ export async function openSession(req: SessionRequest): Promise<Session> {
   const guest = await buildGuest(kernel, next, undefined, await buildKselftests(kernel, req.kselftests ?? []));
   const accel = await chooseAccel(qemu, arch, kernel.bzImage);
   const timeouts = { ...defaultTimeouts(accel), ...req.timeouts };
-  return { arch, qemu, qemuVersion: await qemuVersion(qemu), kernel, next, guest, accel, timeouts };
+  return { arch, qemu, qemuVersion: await qemuVersion(qemu), kernel, next, guest, accel, clock: await clockWords(accel, arch), timeouts };
 }
 
 /** The context of case `i` of `n`: the session's parts, its output folder, and a progress line per phase. */
 export function caseContext(s: Session, outDir: string, i: number, n: number, append?: string): RunContext {
   const started = Date.now();
-  const { kernel, next, guest, accel, arch, qemu, timeouts } = s;
+  const { kernel, next, guest, accel, arch, qemu, timeouts, clock } = s;
   return {
-    kernel, next, guest, accel, arch, qemu, timeouts,
+    kernel, next, guest, accel, arch, qemu, timeouts, clock,
     outDir,
     append,
     onPhase: (k, p) => status(`[${i + 1}/${n}] ${k.name}: ${p} (${Math.round((Date.now() - started) / 1000)} s)`, 0),
