@@ -30,6 +30,9 @@ const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
   [A.memfd_bytes_identical]: 'memfd-preserve',
   [A.pa_unchanged_across_kexec]: 'memfd-preserve',
   [A.luo_finish]: 'memfd-preserve',
+  // A device the next kernel was handed and nobody took back: what FINISH does with it is the handover's lifecycle.
+  [A.abandoned_device_quiesced]: 'vfio-preserve',
+  [A.no_dma_after_finish]: 'vfio-preserve',
 };
 
 /** Whether the case hands the vfio device fd over (its later stages then stand for vfio-preserve). */

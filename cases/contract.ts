@@ -63,6 +63,8 @@ export const A = names([
   'dma_in_flight_landed',
   'represerve_incoming_refused',
   'second_opener_refused',
+  'abandoned_device_quiesced',
+  'no_dma_after_finish',
 ]);
 
 export type AssertionName = keyof typeof A;
@@ -71,7 +73,7 @@ export type AssertionName = keyof typeof A;
 export const kexecReboot = 'kexec_reboot';
 
 /** The cases the agent knows, by name (guests/agent/cases.c: VH_CASE_<NAME>). */
-export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener']);
+export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'lifecycle-abandoned']);
 
 export type CaseName = keyof typeof CASE;
 

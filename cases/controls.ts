@@ -78,6 +78,8 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.dma_in_flight_landed]: { guarantee: 'DMA issued before the kexec lands during it, whole, in the preserved pages, with its completions in the queue', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/bus-master-cleared' }, stream] },
   [A.represerve_incoming_refused]: { guarantee: 'a handed-over device cannot be preserved again before its session is finished', controls: [stream] },
   [A.second_opener_refused]: { guarantee: "between RETRIEVE_FD and its owner's bind, no other opener can bind the device (and take the owner's no-reset open)", controls: [{ kind: 'kernel', patches: series }, stream] },
+  [A.abandoned_device_quiesced]: { guarantee: 'a handed-over device nobody retrieved: FINISH is refused, or the device is stopped (bus master off in its config space)', controls: [{ kind: 'kernel', patches: series }, stream] },
+  [A.no_dma_after_finish]: { guarantee: 'no DMA the previous kernel queued lands after FINISH of a session whose device nobody retrieved', controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.nvme_io_resumes]: { guarantee: "after the kexec the previous stage's I/O queues work on, without reinitialising the controller", controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/reset-on-open' }, stream] },
 };
 

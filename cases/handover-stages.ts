@@ -78,6 +78,14 @@ export function secondOpener(): Stage[] {
   return [first!, { assertions: [...deviceBack({ dma: true, native: false, iommufd: false, secondOpener: true }), A.unmap_restores_vmpin, ...lastStageEnd] }];
 }
 
+/** A lifecycle case: nvme handed over with reads still queued, and a last stage that never retrieves the device:
+ * it takes back only the memfd (the probe the reads land in), then FINISHes the session that holds the device. */
+export function abandonedDevice(): Stage[] {
+  const [first] = nvmeHandover({ inFlight: true });
+  const untouched: AssertionName[] = [A.state_crossed_kexec, A.device_driver_before_userspace, A.bus_master_before_open, ...memfdBack.slice(1)];
+  return [first!, { assertions: [...untouched, A.abandoned_device_quiesced, A.no_dma_after_finish, ...lastStageEnd] }];
+}
+
 /** The two stages of a DMA device handed over in VFIO with its memfd (vfio-handover), and its iommufd too (iommufd-handover). */
 export function dmaDeviceHandover(o: { iommufd: boolean }): Stage[] {
   return [

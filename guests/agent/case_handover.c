@@ -37,6 +37,7 @@ struct flow {
 	uint32_t in_flight;   /* nvme reads left in flight across the kexec */
 	int represerve;       /* lifecycle: preserve the retrieved device again before FINISH */
 	int second_opener;    /* lifecycle: another open binds between retrieve and the owner's bind */
+	int abandon;          /* lifecycle: nobody retrieves the device; its session is FINISHed with it running */
 };
 
 /* What one stage hands the next, in a LUO-preserved memfd of its own session. */
@@ -286,7 +287,8 @@ static void retrieve_buffer(struct handover *h)
 		else
 			pass(VH_A_MEMFD_BYTES_IDENTICAL);
 	}
-	if (h->f->in_flight) {
+	/* An abandoned device's reads are the probe of what lands after FINISH: not waited for here. */
+	if (h->f->in_flight && !h->f->abandon) {
 		uint16_t cmd;
 
 		assert_in_flight_targets(&h->buf, &h->prev.nvme, h->f->in_flight, h->prev.pa, h->prev.pages);
@@ -554,6 +556,76 @@ static void assert_represerve_refused(const struct handover *h)
 	}
 }
 
+#define ABANDON_WATCH_MS 8000 /* after FINISH: past when the throttled drive (2 reads a second) serves every read still queued */
+
+/* FINISH refused is one right answer; completed, the kernel must have stopped the device it was left with. */
+static void assert_abandoned_quiesced(const struct handover *h, int finish_err)
+{
+	const char *name = VH_A_ABANDONED_DEVICE_QUIESCED;
+	uint16_t cmd = 0;
+	int err;
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	if (finish_err) {
+		ktap_info("abandoned_finish_errno", "%s", errname(finish_err));
+		pass(name);
+		return;
+	}
+	/* Through sysfs, as root: the device's own register, not anything the vfio file says. */
+	err = sysfs_command(h->d.bdf, &cmd);
+	if (err)
+		fail_soft(name, "finish", -err, "PCI_COMMAND readable through sysfs", "failed");
+	else if (cmd & PCI_COMMAND_MASTER)
+		fail_soft(name, "finish", 0, "FINISH refused while the device is unretrieved, or bus master off once it completed",
+			  "FINISH completed, PCI_COMMAND 0x%04x", cmd);
+	else
+		pass(name);
+}
+
+/* The reads stage 1 left queued that had not landed when the session went: none may land after it. */
+static void assert_no_dma_after_finish(struct handover *h, int finish_err, uint32_t pending)
+{
+	const char *name = VH_A_NO_DMA_AFTER_FINISH;
+	uint32_t count = h->f->in_flight, now, landed, waiting = (uint32_t)__builtin_popcount(pending);
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	landed = nvme_in_flight_landed(&h->buf, count);
+	ktap_info("in_flight_pending_at_finish", "%u/%u (%u landed, %u torn)", waiting, count, landed, count - waiting - landed);
+	/* Every target written before: nothing is left that could land after. */
+	if (!waiting) {
+		fail_soft(name, "finish", 0, "reads queued by the previous kernel still pending when the session went",
+			  "none of %u: %u landed, %u torn; the probe is blind", count, landed, count - landed);
+		return;
+	}
+	nap_ms(ABANDON_WATCH_MS);
+	now = nvme_in_flight_untouched(&h->buf, count);
+	landed = (uint32_t)__builtin_popcount(pending & ~now);
+	ktap_info("in_flight_landed_after_finish", "%u/%u", landed, waiting);
+	if (landed)
+		fail_soft(name, "finish", 0, "no read pending when the session went (FINISH, or its close after FINISH was refused) lands after it",
+			  "%u of the %u pending landed in the memfd within %d ms after %s", landed, waiting, ABANDON_WATCH_MS,
+			  finish_err ? "the close" : "FINISH");
+	else
+		pass(name);
+}
+
+/* Nobody retrieves the device: the session that holds it is FINISHed with the device still running. */
+static void abandon_device(struct handover *h)
+{
+	int err = h->in_dma < 0 ? -EBADF : luo_finish(h->in_dma);
+	uint32_t pending;
+
+	assert_abandoned_quiesced(h, err);
+	/* Refused, the owner gives up on the session instead: its close must leave the device as quiet as FINISH. */
+	if (h->in_dma >= 0)
+		close(h->in_dma);
+	h->in_dma = -1;
+	pending = h->buf.va ? nvme_in_flight_untouched(&h->buf, h->f->in_flight) : 0;
+	assert_no_dma_after_finish(h, err, pending);
+}
+
 static void stage_next(struct handover *h)
 {
 	require_liveupdate();
@@ -562,6 +634,10 @@ static void stage_next(struct handover *h)
 		driver_before_userspace(h);
 	if (h->f->dma)
 		retrieve_buffer(h);
+	if (h->f->abandon) {
+		abandon_device(h);
+		return;
+	}
 	if (h->f->preserve_device) {
 		retrieve_device(h);
 		if (h->f->represerve)
@@ -884,6 +960,14 @@ int case_lifecycle_represerve(const struct plan *p)
 int case_lifecycle_second_opener(const struct plan *p)
 {
 	static const struct flow f = { .dma = 1, .preserve_device = 1, .second_opener = 1 };
+
+	return run_flow(p, &f);
+}
+
+/* lifecycle-abandoned: the device handed over running is never retrieved; its session is FINISHed. */
+int case_lifecycle_abandoned(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .nvme = 1, .in_flight = 9, .abandon = 1 };
 
 	return run_flow(p, &f);
 }

@@ -8,7 +8,7 @@ import { allCases } from '../../cases/index.ts';
 import { consoleGuarantees, controlsTable, guarantees } from '../../cases/controls.ts';
 import { controls as selftestControls } from '../../harness/selftest.ts';
 import { judge } from '../../harness/verdict.ts';
-import { withFailed, withoutSplats } from './ktap-edit.ts';
+import { withFailed, withPassed, withoutSplats } from './ktap-edit.ts';
 import { exit0, fx } from './fixtures.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -27,6 +27,7 @@ const recorded: Record<string, string> = {
   'dma-across-kexec': 'dma-across-kexec-reference',
   'lifecycle-represerve': 'lifecycle-represerve-reference',
   'lifecycle-second-opener': 'lifecycle-second-opener-reference',
+  'lifecycle-abandoned': 'lifecycle-abandoned-reference',
 };
 
 function observed(c: Case) {
@@ -69,8 +70,9 @@ describe('guarantee -> assertion -> control', () => {
     }
   });
 
-  it('judges every recorded run as it was: passed (the iommufd case skipped only for want of iommufd-preserve; the second opener is a finding on the reference series)', () => {
-    const expected = (name: string) => (name === 'iommufd-handover' ? 'skip' : name === 'lifecycle-second-opener' ? 'fail' : 'pass');
+  it('judges every recorded run as it was: passed (the iommufd case skipped only for want of iommufd-preserve; the second opener and the abandoned device are findings on the reference series)', () => {
+    const findings = ['lifecycle-second-opener', 'lifecycle-abandoned'];
+    const expected = (name: string) => (name === 'iommufd-handover' ? 'skip' : findings.includes(name) ? 'fail' : 'pass');
     for (const c of allCases) {
       const r = judge(c, observed(c));
       expect(r.status, `${c.name}: ${r.reason}`).toBe(expected(c.name));
@@ -89,6 +91,19 @@ describe('guarantee -> assertion -> control', () => {
         }
       });
     }
+  });
+
+  it('lifecycle-abandoned: the reference series FINISHes a never-retrieved device and leaves it mastering, its reads landing; a kernel that stopped it would pass', () => {
+    const c = allCases.find((k) => k.name === 'lifecycle-abandoned')!;
+    const obs = observed(c);
+    const r = judge(c, obs);
+    expect(r.assertions.filter((a) => !a.ok).map((a) => a.name)).toEqual(['stage2/abandoned_device_quiesced', 'stage2/no_dma_after_finish']);
+    expect(obs.resultLines).toContain('  seen: "FINISH completed, PCI_COMMAND 0x0107"');
+    // The probe saw something to stop: reads still pending when FINISH returned, and they all landed after it.
+    expect(obs.resultLines).toContain('# vh in_flight_pending_at_finish=5/9 (4 landed, 0 torn)');
+    expect(obs.resultLines).toContain('# vh in_flight_landed_after_finish=5/5');
+    const quiesced = ['abandoned_device_quiesced', 'no_dma_after_finish'].reduce((lines, name) => withPassed(lines, name, 2), obs.resultLines);
+    expect(judge(c, { ...obs, resultLines: quiesced }).status).toBe('pass');
   });
 
   it('fails a case whose console carries a kernel warning (recorded: the two-socket shape that WARNed in topology_sane)', () => {
