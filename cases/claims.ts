@@ -33,6 +33,8 @@ const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
   // A device the next kernel was handed and nobody took back: what FINISH does with it is the handover's lifecycle.
   [A.abandoned_device_quiesced]: 'vfio-preserve',
   [A.no_dma_after_finish]: 'vfio-preserve',
+  [A.unbind_in_progress]: 'vfio-preserve',
+  [A.unbind_completes]: 'vfio-preserve',
 };
 
 /** Whether the case hands the vfio device fd over (its later stages then stand for vfio-preserve). */

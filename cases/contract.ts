@@ -65,6 +65,8 @@ export const A = names([
   'second_opener_refused',
   'abandoned_device_quiesced',
   'no_dma_after_finish',
+  'unbind_in_progress',
+  'unbind_completes',
 ]);
 
 export type AssertionName = keyof typeof A;
@@ -73,7 +75,7 @@ export type AssertionName = keyof typeof A;
 export const kexecReboot = 'kexec_reboot';
 
 /** The cases the agent knows, by name (guests/agent/cases.c: VH_CASE_<NAME>). */
-export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'lifecycle-abandoned']);
+export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'lifecycle-abandoned', 'lifecycle-unbind-finish']);
 
 export type CaseName = keyof typeof CASE;
 

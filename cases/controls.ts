@@ -58,7 +58,7 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.memfd_bytes_identical]: { guarantee: "the memfd's bytes are exactly what the last stage left", controls: [stream] },
   [A.pa_unchanged_across_kexec]: { guarantee: 'the memfd sits on the same physical pages after the kexec', controls: [stream] },
   [A.dma_resumes]: { guarantee: 'DMA into the preserved pages works again after the kexec', controls: [{ kind: 'kernel', patches: series, prefix: 3 }, { kind: 'kernel', patches: series, prefix: 4 }, stream] },
-  [A.luo_finish]: { guarantee: 'LUO FINISHes the sessions', controls: [stream] },
+  [A.luo_finish]: { guarantee: 'LUO FINISHes the sessions, also while a sysfs unbind of the retrieved device waits for its file (a hang is an ERROR naming the phase)', controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.preserve_device_fd]: { guarantee: 'LUO preserves the vfio cdev fd (and keeps doing so at every hop)', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/one-hop' }, stream] },
   [A.device_driver_before_userspace]: { guarantee: 'after the kexec, before userspace acts, the device is bound to vfio-pci and nothing else', controls: [{ kind: 'selftest', cheat: CHEAT['check-driver'] }, stream] },
   [A.native_driver_never_probed]: { guarantee: "no driver but vfio-pci ever probed or held the device in the next kernel (the driver core's probe record, every driver's messages)", controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/late-reservation' }, { kind: 'append', words: 'initcall_debug=0' }, stream] },
@@ -80,6 +80,8 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.second_opener_refused]: { guarantee: "between RETRIEVE_FD and its owner's bind, no other opener can bind the device (and take the owner's no-reset open)", controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.abandoned_device_quiesced]: { guarantee: 'a handed-over device nobody retrieved: FINISH is refused, or the device is stopped (bus master off in its config space)', controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.no_dma_after_finish]: { guarantee: 'no DMA the previous kernel queued lands after FINISH of a session whose device nobody retrieved', controls: [{ kind: 'kernel', patches: series }, stream] },
+  [A.unbind_in_progress]: { guarantee: "a sysfs unbind of the retrieved device, from another thread, reaches VFIO and waits for the device's file (its request eventfd signalled)", controls: [stream] },
+  [A.unbind_completes]: { guarantee: 'FINISH during that unbind completes, and the unbind returns, the device driverless, once its owner closes it', controls: [stream] },
   [A.nvme_io_resumes]: { guarantee: "after the kexec the previous stage's I/O queues work on, without reinitialising the controller", controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/reset-on-open' }, stream] },
 };
 

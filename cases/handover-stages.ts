@@ -86,6 +86,14 @@ export function abandonedDevice(): Stage[] {
   return [first!, { assertions: [...untouched, A.abandoned_device_quiesced, A.no_dma_after_finish, ...lastStageEnd] }];
 }
 
+/** A lifecycle case: vfio-handover whose last stage FINISHes while a sysfs unbind of the retrieved device, from another
+ * thread, waits for the device's file; once the owner closes the device, the unbind completes. */
+export function unbindDuringFinish(): Stage[] {
+  const [first, second] = dmaDeviceHandover({ iommufd: false });
+  const body = second!.assertions.slice(0, -lastStageEnd.length);
+  return [first!, { assertions: [...body, A.unbind_in_progress, A.luo_finish, A.unbind_completes, A.sandbox_no_refusals] }];
+}
+
 /** The two stages of a DMA device handed over in VFIO with its memfd (vfio-handover), and its iommufd too (iommufd-handover). */
 export function dmaDeviceHandover(o: { iommufd: boolean }): Stage[] {
   return [

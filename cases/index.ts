@@ -13,9 +13,10 @@ import dmaAcrossKexec from './dma-across-kexec.ts';
 import lifecycleRepreserve from './lifecycle-represerve.ts';
 import lifecycleSecondOpener from './lifecycle-second-opener.ts';
 import lifecycleAbandoned from './lifecycle-abandoned.ts';
+import lifecycleUnbindFinish from './lifecycle-unbind-finish.ts';
 import { UsageError } from '../harness/errors.ts';
 
-export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, lifecycleAbandoned];
+export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, lifecycleAbandoned, lifecycleUnbindFinish];
 
 export function pickCases(names: string[]): Case[] {
   if (names.length === 0) return allCases;

@@ -12,6 +12,10 @@
 #include "virtio.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +42,15 @@ struct flow {
 	int represerve;       /* lifecycle: preserve the retrieved device again before FINISH */
 	int second_opener;    /* lifecycle: another open binds between retrieve and the owner's bind */
 	int abandon;          /* lifecycle: nobody retrieves the device; its session is FINISHed with it running */
+	int unbind;           /* lifecycle: another thread unbinds the retrieved device while its session is FINISHed */
+};
+
+/* The other thread of lifecycle-unbind-finish: a sysfs unbind, which waits in VFIO until every file of the device is closed. */
+struct unbinder {
+	pid_t pid;
+	char path[128];
+	const char *bdf;
+	int err, reqfd;
 };
 
 /* What one stage hands the next, in a LUO-preserved memfd of its own session. */
@@ -65,6 +78,7 @@ struct handover {
 	int s_dma, s_state;       /* the sessions this stage preserves into */
 	int in_dma, in_state;     /* the sessions this stage retrieved */
 	int witness_written;      /* the reset witness is in the device, for the next stage's not_reset */
+	struct unbinder unbind;   /* lifecycle-unbind-finish's unbind, in flight across FINISH */
 };
 
 static const char *errname(int err)
@@ -626,6 +640,115 @@ static void abandon_device(struct handover *h)
 	assert_no_dma_after_finish(h, err, pending);
 }
 
+#define UNBIND_WAIT_MS 10000 /* for the unbind to reach VFIO, and to return once the owner closed the device */
+#define UNBIND_STACK (64 * 1024)
+
+static int unbind_task(void *arg)
+{
+	struct unbinder *u = arg;
+
+	u->err = write_file(u->path, u->bdf);
+	return 0;
+}
+
+/* Memory and fd table shared, not copied: a copy would hold the device's file (BAR mapping, fd) and keep the unbind
+ * waiting for itself. Not pthread_create: it mprotects a guard page, which the sandbox refuses. */
+static int start_unbind_task(struct unbinder *u)
+{
+	void *stack = mmap(NULL, UNBIND_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+
+	if (stack == MAP_FAILED)
+		return -errno;
+	u->pid = clone(unbind_task, (char *)stack + UNBIND_STACK, CLONE_VM | CLONE_FILES | CLONE_FS | SIGCHLD, u);
+	return u->pid < 0 ? -errno : 0;
+}
+
+/* Waits up to ms for the unbind task to exit: 0, or -ETIMEDOUT while it is still blocked. */
+static int join_unbind_task(const struct unbinder *u, int ms)
+{
+	uint64_t t0 = now_ms();
+	int st;
+
+	while (waitpid(u->pid, &st, WNOHANG) == 0) {
+		if (now_ms() - t0 >= (uint64_t)ms)
+			return -ETIMEDOUT;
+		nap_ms(20);
+	}
+	return 0;
+}
+
+/* Another thread unbinds the retrieved device: VFIO's request eventfd says the unbind holds it and waits for its file. */
+static void start_unbind(struct handover *h)
+{
+	const char *name = VH_A_UNBIND_IN_PROGRESS;
+	struct unbinder *u = &h->unbind;
+	struct pollfd pfd;
+	int n;
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	u->reqfd = vfio_req_eventfd(h->d.devfd);
+	if (u->reqfd < 0) {
+		fail_soft(name, "unbind", -u->reqfd, "VFIO_DEVICE_SET_IRQS of the device request eventfd", "failed");
+		return;
+	}
+	snprintf(u->path, sizeof(u->path), "/sys/bus/pci/devices/%s/driver/unbind", h->d.bdf);
+	u->bdf = h->d.bdf;
+	n = start_unbind_task(u);
+	if (n) {
+		fail_soft(name, "unbind", -n, "a task for the unbind", "clone failed");
+		return;
+	}
+	pfd = (struct pollfd){ .fd = u->reqfd, .events = POLLIN };
+	n = poll(&pfd, 1, UNBIND_WAIT_MS);
+	if (n == 1)
+		pass(name);
+	else
+		fail_soft(name, "unbind", n < 0 ? errno : 0, "the unbind reaches VFIO, which asks for the device back (its request eventfd) within 10 s",
+			  "no request%s%s", u->err ? "; the unbind returned " : "", u->err ? errname(u->err) : "");
+}
+
+/* The owner lets the device go: the BAR mapping and the two fds are the last references to its file. */
+static void release_device(struct vdev *d)
+{
+	if (d->bar)
+		munmap((void *)d->bar, d->bar_size);
+	d->bar = NULL;
+	if (d->devfd >= 0)
+		close(d->devfd);
+	if (d->iommufd >= 0)
+		close(d->iommufd);
+	d->devfd = d->iommufd = -1;
+}
+
+/* After FINISH, with the owner's device closed, the unbind that waited for it returns and the device has no driver. */
+static void assert_unbind_completes(struct handover *h)
+{
+	const char *name = VH_A_UNBIND_COMPLETES;
+	struct unbinder *u = &h->unbind;
+	char drv[64] = "";
+	int err;
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	if (u->pid <= 0) {
+		fail_soft(name, "unbind", 0, "an unbind in progress across FINISH", "none was started");
+		return;
+	}
+	release_device(&h->d);
+	err = join_unbind_task(u, UNBIND_WAIT_MS);
+	if (err) {
+		fail_soft(name, "unbind", -err, "the unbind returns once the owner closed the device", "still blocked %d ms after the close", UNBIND_WAIT_MS);
+		return;
+	}
+	err = pci_driver(h->d.bdf, drv, sizeof(drv));
+	if (u->err || err || drv[0])
+		fail_soft(name, "unbind", -(u->err ?: err), "the unbind succeeds and leaves the device without a driver", "unbind %s, driver %s",
+			  u->err ? errname(u->err) : "returned 0", drv[0] ? drv : "(none)");
+	else
+		pass(name);
+}
+
 static void stage_next(struct handover *h)
 {
 	require_liveupdate();
@@ -642,6 +765,8 @@ static void stage_next(struct handover *h)
 		retrieve_device(h);
 		if (h->f->represerve)
 			assert_represerve_refused(h);
+		if (h->f->unbind)
+			start_unbind(h);
 		return;
 	}
 	rebind_by_userspace(&h->d);
@@ -886,6 +1011,8 @@ static int run_flow(const struct plan *p, const struct flow *f)
 		stage_next(&h);
 	if (p->stage > 1)
 		finish_incoming(&h);
+	if (p->stage > 1 && f->unbind)
+		assert_unbind_completes(&h);
 	if (p->stage < p->stages) {
 		handoff(&h);
 	} else {
@@ -968,6 +1095,14 @@ int case_lifecycle_second_opener(const struct plan *p)
 int case_lifecycle_abandoned(const struct plan *p)
 {
 	static const struct flow f = { .dma = 1, .preserve_device = 1, .nvme = 1, .in_flight = 9, .abandon = 1 };
+
+	return run_flow(p, &f);
+}
+
+/* lifecycle-unbind-finish: FINISH races a sysfs unbind of the retrieved device from another thread. */
+int case_lifecycle_unbind_finish(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .unbind = 1 };
 
 	return run_flow(p, &f);
 }

@@ -28,6 +28,8 @@ const recorded: Record<string, string> = {
   'lifecycle-represerve': 'lifecycle-represerve-reference',
   'lifecycle-second-opener': 'lifecycle-second-opener-reference',
   'lifecycle-abandoned': 'lifecycle-abandoned-reference',
+  // The reference series deadlocks on it (its own test below): recorded on the series with kernels/patches/fixes/lifecycle-finish.
+  'lifecycle-unbind-finish': 'lifecycle-unbind-finish-fixed',
 };
 
 function observed(c: Case) {
@@ -104,6 +106,19 @@ describe('guarantee -> assertion -> control', () => {
     expect(obs.resultLines).toContain('# vh in_flight_landed_after_finish=5/5');
     const quiesced = ['abandoned_device_quiesced', 'no_dma_after_finish'].reduce((lines, name) => withPassed(lines, name, 2), obs.resultLines);
     expect(judge(c, { ...obs, resultLines: quiesced }).status).toBe('pass');
+  });
+
+  it('lifecycle-unbind-finish: on the reference series FINISH deadlocks with the unbind; the recorded hang is an ERROR naming the phase, unbind_in_progress its last ok', () => {
+    const c = allCases.find((k) => k.name === 'lifecycle-unbind-finish')!;
+    const dir = 'lifecycle-unbind-finish-reference';
+    const hang = { phase: 'case', seconds: 90, vcpus: 'vCPU0 halted at pv_native_safe_halt+0x17' };
+    const obs = { resultLines: fx(dir, `${c.name}.result.log`).split('\n'), console: fx(dir, `${c.name}.console.log`), exit: { code: null, signal: 'SIGKILL', stderr: '' }, timeout: hang };
+    const r = judge(c, obs);
+    expect(r.status).toBe('error');
+    expect(r.reason).toBe('no progress for 90 s in phase case (vCPU0 halted at pv_native_safe_halt+0x17)');
+    expect(r.assertions.at(-1)).toMatchObject({ name: 'stage2/unbind_in_progress', ok: true });
+    // The unbind is inside VFIO, asking for the device back; nothing after it: FINISH never returned.
+    expect(obs.console.trimEnd()).toMatch(/vfio-pci 0000:01:00\.0: Relaying device request to user \(#0\)$/);
   });
 
   it('fails a case whose console carries a kernel warning (recorded: the two-socket shape that WARNed in topology_sane)', () => {
