@@ -35,6 +35,7 @@ const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
   [A.no_dma_after_finish]: 'vfio-preserve',
   [A.unbind_in_progress]: 'vfio-preserve',
   [A.unbind_completes]: 'vfio-preserve',
+  [A.unclaimed_device_stopped]: 'vfio-preserve',
 };
 
 /** Whether the case hands the vfio device fd over (its later stages then stand for vfio-preserve). */

@@ -67,6 +67,7 @@ export const A = names([
   'no_dma_after_finish',
   'unbind_in_progress',
   'unbind_completes',
+  'unclaimed_device_stopped',
 ]);
 
 export type AssertionName = keyof typeof A;
@@ -75,7 +76,7 @@ export type AssertionName = keyof typeof A;
 export const kexecReboot = 'kexec_reboot';
 
 /** The cases the agent knows, by name (guests/agent/cases.c: VH_CASE_<NAME>). */
-export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'lifecycle-abandoned', 'lifecycle-unbind-finish']);
+export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'lifecycle-abandoned', 'lifecycle-unbind-finish', 'lifecycle-kho-off']);
 
 export type CaseName = keyof typeof CASE;
 

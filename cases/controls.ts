@@ -82,6 +82,7 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.no_dma_after_finish]: { guarantee: 'no DMA the previous kernel queued lands after FINISH of a session whose device nobody retrieved', controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.unbind_in_progress]: { guarantee: "a sysfs unbind of the retrieved device, from another thread, reaches VFIO and waits for the device's file (its request eventfd signalled)", controls: [stream] },
   [A.unbind_completes]: { guarantee: 'FINISH during that unbind completes, and the unbind returns, the device driverless, once its owner closes it', controls: [stream] },
+  [A.unclaimed_device_stopped]: { guarantee: 'a next kernel booted with kho=off takes nothing over, and no device the previous kernel handed over is left bus mastering in it', controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.nvme_io_resumes]: { guarantee: "after the kexec the previous stage's I/O queues work on, without reinitialising the controller", controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/reset-on-open' }, stream] },
 };
 

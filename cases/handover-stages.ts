@@ -94,6 +94,13 @@ export function unbindDuringFinish(): Stage[] {
   return [first!, { assertions: [...body, A.unbind_in_progress, A.luo_finish, A.unbind_completes, A.sandbox_no_refusals] }];
 }
 
+/** A lifecycle case: vfio-handover's first stage kexecs into kho=off, a kernel that takes nothing over; its stage checks the
+ * device left running is stopped (it cannot retrieve anything, so it reports what was lost instead). */
+export function nextKernelKhoOff(): Stage[] {
+  const [first] = dmaDeviceHandover({ iommufd: false });
+  return [first!, { assertions: [A.unclaimed_device_stopped, A.sandbox_no_refusals] }];
+}
+
 /** The two stages of a DMA device handed over in VFIO with its memfd (vfio-handover), and its iommufd too (iommufd-handover). */
 export function dmaDeviceHandover(o: { iommufd: boolean }): Stage[] {
   return [

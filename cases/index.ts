@@ -14,9 +14,10 @@ import lifecycleRepreserve from './lifecycle-represerve.ts';
 import lifecycleSecondOpener from './lifecycle-second-opener.ts';
 import lifecycleAbandoned from './lifecycle-abandoned.ts';
 import lifecycleUnbindFinish from './lifecycle-unbind-finish.ts';
+import lifecycleKhoOff from './lifecycle-kho-off.ts';
 import { UsageError } from '../harness/errors.ts';
 
-export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, lifecycleAbandoned, lifecycleUnbindFinish];
+export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, lifecycleAbandoned, lifecycleUnbindFinish, lifecycleKhoOff];
 
 export function pickCases(names: string[]): Case[] {
   if (names.length === 0) return allCases;

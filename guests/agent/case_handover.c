@@ -43,6 +43,7 @@ struct flow {
 	int second_opener;    /* lifecycle: another open binds between retrieve and the owner's bind */
 	int abandon;          /* lifecycle: nobody retrieves the device; its session is FINISHed with it running */
 	int unbind;           /* lifecycle: another thread unbinds the retrieved device while its session is FINISHed */
+	int kho_off;          /* lifecycle: the next kernel boots with kho=off, so it takes nothing over */
 };
 
 /* The other thread of lifecycle-unbind-finish: a sysfs unbind, which waits in VFIO until every file of the device is closed. */
@@ -749,6 +750,30 @@ static void assert_unbind_completes(struct handover *h)
 		pass(name);
 }
 
+/* The next kernel takes nothing over (kho=off): whatever the previous kernel left running is nobody's. */
+static void assert_unclaimed_device_stopped(const struct handover *h)
+{
+	const char *name = VH_A_UNCLAIMED_DEVICE_STOPPED;
+	int luo = !access("/dev/liveupdate", F_OK);
+	uint16_t cmd = 0;
+	int err;
+
+	/* What was lost, as this kernel shows it: no live update, so no session and no device fd to retrieve. */
+	ktap_info("liveupdate", "%s", luo ? "/dev/liveupdate present" : "no /dev/liveupdate: every session, the memfd and the device fd lost");
+	if (!step(name))
+		return;
+	err = sysfs_command(h->d.bdf, &cmd);
+	if (luo)
+		fail_soft(name, "boot", 0, "a kernel booted with kho=off, which takes nothing over", "/dev/liveupdate present");
+	else if (err)
+		fail_soft(name, "boot", -err, "PCI_COMMAND readable through sysfs", "failed");
+	else if (cmd & PCI_COMMAND_MASTER)
+		fail_soft(name, "boot", 0, "no bus master left on by the previous kernel in a kernel that took nothing over", "PCI_COMMAND 0x%04x, driver %s", cmd,
+			  h->early[0] ? h->early : "(none)");
+	else
+		pass(name);
+}
+
 static void stage_next(struct handover *h)
 {
 	require_liveupdate();
@@ -833,7 +858,7 @@ static int preserve_optional(const struct handover *h, const char *name, const c
 	return 0;
 }
 
-static void next_cmdline(const struct plan *p, char *out, size_t cap)
+static void next_cmdline(const struct plan *p, int kho_off, char *out, size_t cap)
 {
 	size_t o = 0;
 	char copy[sizeof(p->cmdline)];
@@ -842,7 +867,8 @@ static void next_cmdline(const struct plan *p, char *out, size_t cap)
 	for (char *tok = strtok(copy, " \n"); tok; tok = strtok(NULL, " \n"))
 		if (strncmp(tok, VH_KEY_STAGE "=", strlen(VH_KEY_STAGE "=")))
 			o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s ", tok);
-	snprintf(out + o, o < cap ? cap - o : 0, VH_KEY_STAGE "=%d", p->stage + 1);
+	/* kho=off after ours: the next kernel ignores the hand-over (lifecycle-kho-off). */
+	snprintf(out + o, o < cap ? cap - o : 0, VH_KEY_STAGE "=%d%s", p->stage + 1, kho_off ? " kho=off" : "");
 }
 
 /* What the next stage checks against: the buffer's bytes and physical pages (and, later, what this kernel refused). */
@@ -929,7 +955,7 @@ static void preserve_state(const struct handover *h, const struct vh_state *st)
 		pass(VH_A_LUO_PRESERVE_STATE);
 }
 
-static void load_next_kernel(const struct plan *p)
+static void load_next_kernel(const struct plan *p, int kho_off)
 {
 	char cmdline[sizeof(p->cmdline) + 32];
 	uint64_t t0;
@@ -938,7 +964,7 @@ static void load_next_kernel(const struct plan *p)
 	if (!step(VH_A_KEXEC_FILE_LOAD))
 		return;
 	t0 = now_ms();
-	next_cmdline(p, cmdline, sizeof(cmdline));
+	next_cmdline(p, kho_off, cmdline, sizeof(cmdline));
 	err = kexec_load_next(p->next, cmdline);
 	if (err) {
 		fail_hard(VH_A_KEXEC_FILE_LOAD, "kexec", -err, "kexec_file_load of /kernel and the retained initramfs", "failed");
@@ -974,7 +1000,7 @@ static void handoff(struct handover *h)
 	if (h->f->preserve_iommufd)
 		preserve_optional(h, VH_A_PRESERVE_IOMMUFD, VH_CLAIM_IOMMUFD_PRESERVE, h->d.iommufd, TOKEN_IOMMUFD, &st.iommufd_err);
 	preserve_state(h, &st);
-	load_next_kernel(h->p);
+	load_next_kernel(h->p, h->f->kho_off);
 	/* After the last sandboxed step of the stage: refusals during preserve and kexec_file_load count. */
 	assert_sandbox_clean();
 	/* The reads that landed after this line and by the next /init landed inside the kexec. */
@@ -1004,6 +1030,12 @@ static int run_flow(const struct plan *p, const struct flow *f)
 	ktap_header(0);
 	ktap_info("driver_at_start", "%s", h.early[0] ? h.early : "(none)");
 	require_noiommu_kernel();
+	if (p->stage > 1 && f->kho_off) {
+		assert_unclaimed_device_stopped(&h);
+		assert_sandbox_clean();
+		ktap_trailing_plan();
+		return ktap_failures() ? 1 : 0;
+	}
 	require_liveupdate();
 	if (p->stage == 1)
 		stage_first(&h);
@@ -1103,6 +1135,14 @@ int case_lifecycle_abandoned(const struct plan *p)
 int case_lifecycle_unbind_finish(const struct plan *p)
 {
 	static const struct flow f = { .dma = 1, .preserve_device = 1, .unbind = 1 };
+
+	return run_flow(p, &f);
+}
+
+/* lifecycle-kho-off: the next kernel boots with kho=off; a device handed over running must not master on in it. */
+int case_lifecycle_kho_off(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .kho_off = 1 };
 
 	return run_flow(p, &f);
 }

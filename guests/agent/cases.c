@@ -14,6 +14,7 @@ int case_lifecycle_represerve(const struct plan *p);
 int case_lifecycle_second_opener(const struct plan *p);
 int case_lifecycle_abandoned(const struct plan *p);
 int case_lifecycle_unbind_finish(const struct plan *p);
+int case_lifecycle_kho_off(const struct plan *p);
 
 /* Case names come from cases/contract.ts; the assertions of each stage and their order from the case files in cases/. */
 const struct case_def vh_cases[] = {
@@ -31,5 +32,6 @@ const struct case_def vh_cases[] = {
 	{ VH_CASE_LIFECYCLE_SECOND_OPENER, case_lifecycle_second_opener },
 	{ VH_CASE_LIFECYCLE_ABANDONED, case_lifecycle_abandoned },
 	{ VH_CASE_LIFECYCLE_UNBIND_FINISH, case_lifecycle_unbind_finish },
+	{ VH_CASE_LIFECYCLE_KHO_OFF, case_lifecycle_kho_off },
 	{ NULL, NULL },
 };

@@ -30,6 +30,8 @@ const recorded: Record<string, string> = {
   'lifecycle-abandoned': 'lifecycle-abandoned-reference',
   // The reference series deadlocks on it (its own test below): recorded on the series with kernels/patches/fixes/lifecycle-finish.
   'lifecycle-unbind-finish': 'lifecycle-unbind-finish-fixed',
+  // The reference series leaves the device mastering (its own test below); upstream clears bus mastering at every kexec.
+  'lifecycle-kho-off': 'lifecycle-kho-off-upstream',
 };
 
 function observed(c: Case) {
@@ -119,6 +121,19 @@ describe('guarantee -> assertion -> control', () => {
     expect(r.assertions.at(-1)).toMatchObject({ name: 'stage2/unbind_in_progress', ok: true });
     // The unbind is inside VFIO, asking for the device back; nothing after it: FINISH never returned.
     expect(obs.console.trimEnd()).toMatch(/vfio-pci 0000:01:00\.0: Relaying device request to user \(#0\)$/);
+  });
+
+  it('lifecycle-kho-off: the reference series leaves the handed-over device mastering in a kernel booted with kho=off, which says what it lost', () => {
+    const c = allCases.find((k) => k.name === 'lifecycle-kho-off')!;
+    const dir = 'lifecycle-kho-off-reference';
+    const obs = { resultLines: fx(dir, `${c.name}.result.log`).split('\n'), console: fx(dir, `${c.name}.console.log`), exit: exit0 };
+    const r = judge(c, obs);
+    expect(r.status).toBe('fail');
+    expect(r.assertions.filter((a) => !a.ok)).toMatchObject([{ name: 'stage2/unclaimed_device_stopped', diag: { seen: 'PCI_COMMAND 0x0107, driver (none)' } }]);
+    expect(r.info['stage2/liveupdate']).toBe('no /dev/liveupdate: every session, the memfd and the device fd lost');
+    // The next kernel found the hand-over, then dropped it: its own words.
+    expect(obs.console).toMatch(/KHO: found kexec handover data\.[^]*luo: Disabling liveupdate because KHO is disabled/);
+    expect(obs.console).toMatch(/Kernel command line: .* vh\.stage=2 kho=off\r?\n/);
   });
 
   it('fails a case whose console carries a kernel warning (recorded: the two-socket shape that WARNed in topology_sane)', () => {
