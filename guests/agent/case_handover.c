@@ -598,29 +598,31 @@ static void assert_abandoned_quiesced(const struct handover *h, int finish_err)
 		pass(name);
 }
 
-/* The reads stage 1 left queued that had not landed when the session went: none may land after it. */
-static void assert_no_dma_after_finish(struct handover *h, int finish_err, uint32_t pending)
+/* The reads stage 1 left queued and still pending at FINISH may land while FINISH stops the device, never after it. */
+static void assert_no_dma_after_finish(struct handover *h, int finish_err, uint32_t before, uint32_t after)
 {
 	const char *name = VH_A_NO_DMA_AFTER_FINISH;
-	uint32_t count = h->f->in_flight, now, landed, waiting = (uint32_t)__builtin_popcount(pending);
+	uint32_t count = h->f->in_flight, now, landed, waiting = (uint32_t)__builtin_popcount(before);
+	uint32_t left = (uint32_t)__builtin_popcount(after);
 
 	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
 		return;
 	landed = nvme_in_flight_landed(&h->buf, count);
-	ktap_info("in_flight_pending_at_finish", "%u/%u (%u landed, %u torn)", waiting, count, landed, count - waiting - landed);
-	/* Every target written before: nothing is left that could land after. */
+	ktap_info("in_flight_pending_at_finish", "%u/%u", waiting, count);
+	ktap_info("in_flight_landed_during_finish", "%u/%u", waiting - left, waiting);
+	/* Every target written before FINISH: nothing is left that could land after it. */
 	if (!waiting) {
-		fail_soft(name, "finish", 0, "reads queued by the previous kernel still pending when the session went",
-			  "none of %u: %u landed, %u torn; the probe is blind", count, landed, count - landed);
+		fail_soft(name, "finish", 0, "reads queued by the previous kernel still pending at FINISH", "none of %u: %u landed, %u torn; the probe is blind",
+			  count, landed, count - landed);
 		return;
 	}
 	nap_ms(ABANDON_WATCH_MS);
 	now = nvme_in_flight_untouched(&h->buf, count);
-	landed = (uint32_t)__builtin_popcount(pending & ~now);
-	ktap_info("in_flight_landed_after_finish", "%u/%u", landed, waiting);
+	landed = (uint32_t)__builtin_popcount(after & ~now);
+	ktap_info("in_flight_landed_after_finish", "%u/%u", landed, left);
 	if (landed)
-		fail_soft(name, "finish", 0, "no read pending when the session went (FINISH, or its close after FINISH was refused) lands after it",
-			  "%u of the %u pending landed in the memfd within %d ms after %s", landed, waiting, ABANDON_WATCH_MS,
+		fail_soft(name, "finish", 0, "no read pending at FINISH lands after it returned (or after the close, FINISH refused)",
+			  "%u of the %u still pending landed in the memfd within %d ms after %s", landed, left, ABANDON_WATCH_MS,
 			  finish_err ? "the close" : "FINISH");
 	else
 		pass(name);
@@ -629,16 +631,16 @@ static void assert_no_dma_after_finish(struct handover *h, int finish_err, uint3
 /* Nobody retrieves the device: the session that holds it is FINISHed with the device still running. */
 static void abandon_device(struct handover *h)
 {
+	uint32_t before = h->buf.va ? nvme_in_flight_untouched(&h->buf, h->f->in_flight) : 0, after;
 	int err = h->in_dma < 0 ? -EBADF : luo_finish(h->in_dma);
-	uint32_t pending;
 
 	assert_abandoned_quiesced(h, err);
 	/* Refused, the owner gives up on the session instead: its close must leave the device as quiet as FINISH. */
 	if (h->in_dma >= 0)
 		close(h->in_dma);
 	h->in_dma = -1;
-	pending = h->buf.va ? nvme_in_flight_untouched(&h->buf, h->f->in_flight) : 0;
-	assert_no_dma_after_finish(h, err, pending);
+	after = h->buf.va ? nvme_in_flight_untouched(&h->buf, h->f->in_flight) : 0;
+	assert_no_dma_after_finish(h, err, before, after);
 }
 
 #define UNBIND_WAIT_MS 10000 /* for the unbind to reach VFIO, and to return once the owner closed the device */
