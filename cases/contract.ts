@@ -81,7 +81,7 @@ export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handov
 export type CaseName = keyof typeof CASE;
 
 /** The agent's kernel command-line words: vh.<key>=<value> (guests/agent: VH_KEY_<KEY>). */
-const keyNames = names(['case', 'dma', 'native', 'pages', 'stage', 'stages', 'shell', 'next', 'induce', 'cheat', 'seed', 'iommufd']);
+const keyNames = names(['case', 'dma', 'native', 'pages', 'stage', 'stages', 'shell', 'next', 'induce', 'cheat', 'seed', 'iommufd', 'lacks']);
 export type Key = keyof typeof keyNames;
 export const KEY = Object.freeze(Object.fromEntries(Object.keys(keyNames).map((k) => [k, `vh.${k}`]))) as { readonly [K in Key]: `vh.${K}` };
 

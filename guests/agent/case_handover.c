@@ -757,12 +757,21 @@ static void assert_unclaimed_device_stopped(const struct handover *h)
 {
 	const char *name = VH_A_UNCLAIMED_DEVICE_STOPPED;
 	int luo = !access("/dev/liveupdate", F_OK);
+	const char *lacked = strstr(h->p->cmdline, VH_KEY_LACKS "=");
+	char errno_name[32] = "";
 	uint16_t cmd = 0;
 	int err;
 
+	if (lacked)
+		sscanf(lacked + strlen(VH_KEY_LACKS "="), "%31[A-Z0-9]", errno_name);
+	lacked = lacked ? errno_name : NULL;
+
 	/* What was lost, as this kernel shows it: no live update, so no session and no device fd to retrieve. */
 	ktap_info("liveupdate", "%s", luo ? "/dev/liveupdate present" : "no /dev/liveupdate: every session, the memfd and the device fd lost");
-	if (!step(name))
+	/* No state crosses into this kernel: the previous stage said on the command line when it could not preserve the device. */
+	if (lacked)
+		lacks_cap(VH_CLAIM_VFIO_PRESERVE, "LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned %s in stage %d", lacked, h->p->stage - 1);
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
 		return;
 	err = sysfs_command(h->d.bdf, &cmd);
 	if (luo)
@@ -860,7 +869,8 @@ static int preserve_optional(const struct handover *h, const char *name, const c
 	return 0;
 }
 
-static void next_cmdline(const struct plan *p, int kho_off, char *out, size_t cap)
+/* The next kernel's command line: ours, the next stage, and for kho=off (which takes no state over) what this stage lacked. */
+static void next_cmdline(const struct plan *p, int kho_off, int32_t device_err, char *out, size_t cap)
 {
 	size_t o = 0;
 	char copy[sizeof(p->cmdline)];
@@ -869,8 +879,12 @@ static void next_cmdline(const struct plan *p, int kho_off, char *out, size_t ca
 	for (char *tok = strtok(copy, " \n"); tok; tok = strtok(NULL, " \n"))
 		if (strncmp(tok, VH_KEY_STAGE "=", strlen(VH_KEY_STAGE "=")))
 			o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s ", tok);
+	o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, VH_KEY_STAGE "=%d", p->stage + 1);
+	if (kho_off && device_err)
+		o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, " " VH_KEY_LACKS "=%s", errname(device_err));
 	/* kho=off after ours: the next kernel ignores the hand-over (lifecycle-kho-off). */
-	snprintf(out + o, o < cap ? cap - o : 0, VH_KEY_STAGE "=%d%s", p->stage + 1, kho_off ? " kho=off" : "");
+	if (kho_off)
+		snprintf(out + o, o < cap ? cap - o : 0, " kho=off");
 }
 
 /* What the next stage checks against: the buffer's bytes and physical pages (and, later, what this kernel refused). */
@@ -957,7 +971,7 @@ static void preserve_state(const struct handover *h, const struct vh_state *st)
 		pass(VH_A_LUO_PRESERVE_STATE);
 }
 
-static void load_next_kernel(const struct plan *p, int kho_off)
+static void load_next_kernel(const struct plan *p, int kho_off, int32_t device_err)
 {
 	char cmdline[sizeof(p->cmdline) + 32];
 	uint64_t t0;
@@ -966,7 +980,7 @@ static void load_next_kernel(const struct plan *p, int kho_off)
 	if (!step(VH_A_KEXEC_FILE_LOAD))
 		return;
 	t0 = now_ms();
-	next_cmdline(p, kho_off, cmdline, sizeof(cmdline));
+	next_cmdline(p, kho_off, device_err, cmdline, sizeof(cmdline));
 	err = kexec_load_next(p->next, cmdline);
 	if (err) {
 		fail_hard(VH_A_KEXEC_FILE_LOAD, "kexec", -err, "kexec_file_load of /kernel and the retained initramfs", "failed");
@@ -1002,7 +1016,7 @@ static void handoff(struct handover *h)
 	if (h->f->preserve_iommufd)
 		preserve_optional(h, VH_A_PRESERVE_IOMMUFD, VH_CLAIM_IOMMUFD_PRESERVE, h->d.iommufd, TOKEN_IOMMUFD, &st.iommufd_err);
 	preserve_state(h, &st);
-	load_next_kernel(h->p, h->f->kho_off);
+	load_next_kernel(h->p, h->f->kho_off, st.device_err);
 	/* After the last sandboxed step of the stage: refusals during preserve and kexec_file_load count. */
 	assert_sandbox_clean();
 	/* The reads that landed after this line and by the next /init landed inside the kexec. */
