@@ -33,6 +33,13 @@ const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
   [A.iommu_cdev]: 'iommu',
   [A.iommu_hw_info]: 'iommu',
   [A.dma_outside_ioas_blocked]: 'iommu',
+  // A device the next kernel was handed and nobody took back: what FINISH does with it is the handover's lifecycle.
+  [A.abandoned_device_quiesced]: 'vfio-preserve',
+  [A.unbind_in_progress]: 'vfio-preserve',
+  [A.unbind_completes]: 'vfio-preserve',
+  // A device kept running must stop where nobody drives it: only a kernel that keeps devices running can fail these.
+  [A.no_dma_after_finish]: 'vfio-running',
+  [A.unclaimed_device_stopped]: 'vfio-running',
 };
 
 /** Whether the case hands the vfio device fd over (its later stages then stand for vfio-preserve). */

@@ -66,6 +66,11 @@ export const A = names([
   'iommu_cdev',
   'iommu_hw_info',
   'dma_outside_ioas_blocked',
+  'abandoned_device_quiesced',
+  'no_dma_after_finish',
+  'unbind_in_progress',
+  'unbind_completes',
+  'unclaimed_device_stopped',
 ]);
 
 export type AssertionName = keyof typeof A;
@@ -79,12 +84,12 @@ export type HostAssertionName = keyof typeof HOST;
 export const kexecReboot = 'kexec_reboot';
 
 /** The cases the agent knows, by name (guests/agent/cases.c: VH_CASE_<NAME>). */
-export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'iommu-dma', 'vfio-handover-iommu', 'upstream-uapi-selftest']);
+export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'iommu-dma', 'vfio-handover-iommu', 'upstream-uapi-selftest', 'lifecycle-abandoned', 'lifecycle-unbind-finish', 'lifecycle-kho-off']);
 
 export type CaseName = keyof typeof CASE;
 
 /** The agent's kernel command-line words: vh.<key>=<value> (guests/agent: VH_KEY_<KEY>). */
-const keyNames = names(['case', 'dma', 'native', 'pages', 'stage', 'stages', 'shell', 'next', 'induce', 'cheat', 'seed', 'iommufd', 'mode', 'kselftest']);
+const keyNames = names(['case', 'dma', 'native', 'pages', 'stage', 'stages', 'shell', 'next', 'induce', 'cheat', 'seed', 'iommufd', 'mode', 'kselftest', 'lacks']);
 export type Key = keyof typeof keyNames;
 export const KEY = Object.freeze(Object.fromEntries(Object.keys(keyNames).map((k) => [k, `vh.${k}`]))) as { readonly [K in Key]: `vh.${K}` };
 

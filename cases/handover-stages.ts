@@ -78,6 +78,29 @@ export function secondOpener(): Stage[] {
   return [first!, { assertions: [...deviceBack({ dma: true, native: false, iommufd: false, secondOpener: true }), A.unmap_restores_vmpin, ...lastStageEnd] }];
 }
 
+/** A lifecycle case: nvme handed over with reads still queued, and a last stage that never retrieves the device:
+ * it takes back only the memfd (the probe the reads land in), then FINISHes the session that holds the device. */
+export function abandonedDevice(): Stage[] {
+  const [first] = nvmeHandover({ inFlight: true });
+  const untouched: AssertionName[] = [A.state_crossed_kexec, A.device_driver_before_userspace, A.bus_master_before_open, ...memfdBack.slice(1)];
+  return [first!, { assertions: [...untouched, A.abandoned_device_quiesced, A.no_dma_after_finish, ...lastStageEnd] }];
+}
+
+/** A lifecycle case: vfio-handover whose last stage FINISHes while a sysfs unbind of the retrieved device, from another
+ * thread, waits for the device's file; once the owner closes the device, the unbind completes. */
+export function unbindDuringFinish(): Stage[] {
+  const [first, second] = dmaDeviceHandover({ iommufd: false });
+  const body = second!.assertions.slice(0, -lastStageEnd.length);
+  return [first!, { assertions: [...body, A.unbind_in_progress, A.luo_finish, A.unbind_completes, A.sandbox_no_refusals] }];
+}
+
+/** A lifecycle case: vfio-handover's first stage kexecs into kho=off, a kernel that takes nothing over; its stage checks the
+ * device left running is stopped (it cannot retrieve anything, so it reports what was lost instead). */
+export function nextKernelKhoOff(): Stage[] {
+  const [first] = dmaDeviceHandover({ iommufd: false });
+  return [first!, { assertions: [A.unclaimed_device_stopped, A.sandbox_no_refusals] }];
+}
+
 /** The two stages of a DMA device handed over in VFIO with its memfd (vfio-handover), and its iommufd too (iommufd-handover). */
 export function dmaDeviceHandover(o: { iommufd: boolean }): Stage[] {
   return [

@@ -15,9 +15,12 @@ import lifecycleSecondOpener from './lifecycle-second-opener.ts';
 import iommuDma from './iommu-dma.ts';
 import vfioHandoverIommu from './vfio-handover-iommu.ts';
 import upstreamUapiSelftest from './upstream-uapi-selftest.ts';
+import lifecycleAbandoned from './lifecycle-abandoned.ts';
+import lifecycleUnbindFinish from './lifecycle-unbind-finish.ts';
+import lifecycleKhoOff from './lifecycle-kho-off.ts';
 import { UsageError } from '../harness/errors.ts';
 
-export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, iommuDma, vfioHandoverIommu, upstreamUapiSelftest];
+export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, lifecycleAbandoned, lifecycleUnbindFinish, lifecycleKhoOff, iommuDma, vfioHandoverIommu, upstreamUapiSelftest];
 
 export function pickCases(names: string[]): Case[] {
   if (names.length === 0) return allCases;

@@ -12,6 +12,10 @@
 #include "virtio.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +41,17 @@ struct flow {
 	uint32_t in_flight;   /* nvme reads left in flight across the kexec */
 	int represerve;       /* lifecycle: preserve the retrieved device again before FINISH */
 	int second_opener;    /* lifecycle: another open binds between retrieve and the owner's bind */
+	int abandon;          /* lifecycle: nobody retrieves the device; its session is FINISHed with it running */
+	int unbind;           /* lifecycle: another thread unbinds the retrieved device while its session is FINISHed */
+	int kho_off;          /* lifecycle: the next kernel boots with kho=off, so it takes nothing over */
+};
+
+/* The other thread of lifecycle-unbind-finish: a sysfs unbind, which waits in VFIO until every file of the device is closed. */
+struct unbinder {
+	pid_t pid;
+	char path[128];
+	const char *bdf;
+	int err, reqfd;
 };
 
 /* What one stage hands the next, in a LUO-preserved memfd of its own session. */
@@ -65,6 +80,7 @@ struct handover {
 	int in_dma, in_state;     /* the sessions this stage retrieved */
 	int witness_written;      /* the reset witness is in the device, for the next stage's not_reset */
 	uint64_t stray_pa;        /* vh.cheat=dma-stray: the unpreserved page a read in flight writes */
+	struct unbinder unbind;   /* lifecycle-unbind-finish's unbind, in flight across FINISH */
 };
 
 static const char *errname(int err)
@@ -301,7 +317,8 @@ static void retrieve_buffer(struct handover *h)
 		else
 			pass(VH_A_MEMFD_BYTES_IDENTICAL);
 	}
-	if (h->f->in_flight) {
+	/* An abandoned device's reads are the probe of what lands after FINISH: not waited for here. */
+	if (h->f->in_flight && !h->f->abandon) {
 		uint16_t cmd;
 
 		assert_in_flight_targets(&h->buf, &h->prev.nvme, h->f->in_flight, h->prev.pa, h->prev.pages);
@@ -570,6 +587,220 @@ static void assert_represerve_refused(const struct handover *h)
 	}
 }
 
+#define ABANDON_WATCH_MS 8000 /* after FINISH: past when the throttled drive (2 reads a second) serves every read still queued */
+
+/* FINISH refused is one right answer; completed, the kernel must have stopped the device it was left with. */
+static void assert_abandoned_quiesced(const struct handover *h, int finish_err)
+{
+	const char *name = VH_A_ABANDONED_DEVICE_QUIESCED;
+	uint16_t cmd = 0;
+	int err;
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	if (finish_err) {
+		ktap_info("abandoned_finish_errno", "%s", errname(finish_err));
+		pass(name);
+		return;
+	}
+	/* Through sysfs, as root: the device's own register, not anything the vfio file says. */
+	err = sysfs_command(h->d.bdf, &cmd);
+	if (err)
+		fail_soft(name, "finish", -err, "PCI_COMMAND readable through sysfs", "failed");
+	else if (cmd & PCI_COMMAND_MASTER)
+		fail_soft(name, "finish", 0, "FINISH refused while the device is unretrieved, or bus master off once it completed",
+			  "FINISH completed, PCI_COMMAND 0x%04x", cmd);
+	else
+		pass(name);
+}
+
+/* The reads stage 1 left queued and still pending at FINISH may land while FINISH stops the device, never after it. */
+static void assert_no_dma_after_finish(struct handover *h, int finish_err, uint32_t before, uint32_t after)
+{
+	const char *name = VH_A_NO_DMA_AFTER_FINISH;
+	uint32_t count = h->f->in_flight, now, landed, waiting = (uint32_t)__builtin_popcount(before);
+	uint32_t left = (uint32_t)__builtin_popcount(after);
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	landed = nvme_in_flight_landed(&h->buf, count);
+	ktap_info("in_flight_pending_at_finish", "%u/%u", waiting, count);
+	ktap_info("in_flight_landed_during_finish", "%u/%u", waiting - left, waiting);
+	/* Every target written before FINISH: nothing is left that could land after it. */
+	if (!waiting) {
+		fail_soft(name, "finish", 0, "reads queued by the previous kernel still pending at FINISH", "none of %u: %u landed, %u torn; the probe is blind",
+			  count, landed, count - landed);
+		return;
+	}
+	nap_ms(ABANDON_WATCH_MS);
+	now = nvme_in_flight_untouched(&h->buf, count);
+	landed = (uint32_t)__builtin_popcount(after & ~now);
+	ktap_info("in_flight_landed_after_finish", "%u/%u", landed, left);
+	if (landed)
+		fail_soft(name, "finish", 0, "no read pending at FINISH lands after it returned (or after the close, FINISH refused)",
+			  "%u of the %u still pending landed in the memfd within %d ms after %s", landed, left, ABANDON_WATCH_MS,
+			  finish_err ? "the close" : "FINISH");
+	else
+		pass(name);
+}
+
+/* Nobody retrieves the device: the session that holds it is FINISHed with the device still running. */
+static void abandon_device(struct handover *h)
+{
+	uint32_t before = h->buf.va ? nvme_in_flight_untouched(&h->buf, h->f->in_flight) : 0, after;
+	int err = h->in_dma < 0 ? -EBADF : luo_finish(h->in_dma);
+
+	assert_abandoned_quiesced(h, err);
+	/* Refused, the owner gives up on the session instead: its close must leave the device as quiet as FINISH. */
+	if (h->in_dma >= 0)
+		close(h->in_dma);
+	h->in_dma = -1;
+	after = h->buf.va ? nvme_in_flight_untouched(&h->buf, h->f->in_flight) : 0;
+	assert_no_dma_after_finish(h, err, before, after);
+}
+
+#define UNBIND_WAIT_MS 10000 /* for the unbind to reach VFIO, and to return once the owner closed the device */
+#define UNBIND_STACK (64 * 1024)
+
+static int unbind_task(void *arg)
+{
+	struct unbinder *u = arg;
+
+	u->err = write_file(u->path, u->bdf);
+	return 0;
+}
+
+/* Memory and fd table shared, not copied: a copy would hold the device's file (BAR mapping, fd) and keep the unbind
+ * waiting for itself. Not pthread_create: it mprotects a guard page, which the sandbox refuses. */
+static int start_unbind_task(struct unbinder *u)
+{
+	void *stack = mmap(NULL, UNBIND_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+
+	if (stack == MAP_FAILED)
+		return -errno;
+	u->pid = clone(unbind_task, (char *)stack + UNBIND_STACK, CLONE_VM | CLONE_FILES | CLONE_FS | SIGCHLD, u);
+	return u->pid < 0 ? -errno : 0;
+}
+
+/* Waits up to ms for the unbind task to exit: 0, or -ETIMEDOUT while it is still blocked. */
+static int join_unbind_task(const struct unbinder *u, int ms)
+{
+	uint64_t t0 = now_ms();
+	int st;
+
+	while (waitpid(u->pid, &st, WNOHANG) == 0) {
+		if (now_ms() - t0 >= (uint64_t)ms)
+			return -ETIMEDOUT;
+		nap_ms(20);
+	}
+	return 0;
+}
+
+/* Another thread unbinds the retrieved device: VFIO's request eventfd says the unbind holds it and waits for its file. */
+static void start_unbind(struct handover *h)
+{
+	const char *name = VH_A_UNBIND_IN_PROGRESS;
+	struct unbinder *u = &h->unbind;
+	struct pollfd pfd;
+	int n;
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	u->reqfd = vfio_req_eventfd(h->d.devfd);
+	if (u->reqfd < 0) {
+		fail_soft(name, "unbind", -u->reqfd, "VFIO_DEVICE_SET_IRQS of the device request eventfd", "failed");
+		return;
+	}
+	snprintf(u->path, sizeof(u->path), "/sys/bus/pci/devices/%s/driver/unbind", h->d.bdf);
+	u->bdf = h->d.bdf;
+	n = start_unbind_task(u);
+	if (n) {
+		fail_soft(name, "unbind", -n, "a task for the unbind", "clone failed");
+		return;
+	}
+	pfd = (struct pollfd){ .fd = u->reqfd, .events = POLLIN };
+	n = poll(&pfd, 1, UNBIND_WAIT_MS);
+	if (n == 1)
+		pass(name);
+	else
+		fail_soft(name, "unbind", n < 0 ? errno : 0, "the unbind reaches VFIO, which asks for the device back (its request eventfd) within 10 s",
+			  "no request%s%s", u->err ? "; the unbind returned " : "", u->err ? errname(u->err) : "");
+}
+
+/* The owner lets the device go: the BAR mapping and the two fds are the last references to its file. */
+static void release_device(struct vdev *d)
+{
+	if (d->bar)
+		munmap((void *)d->bar, d->bar_size);
+	d->bar = NULL;
+	if (d->devfd >= 0)
+		close(d->devfd);
+	if (d->iommufd >= 0)
+		close(d->iommufd);
+	d->devfd = d->iommufd = -1;
+}
+
+/* After FINISH, with the owner's device closed, the unbind that waited for it returns and the device has no driver. */
+static void assert_unbind_completes(struct handover *h)
+{
+	const char *name = VH_A_UNBIND_COMPLETES;
+	struct unbinder *u = &h->unbind;
+	char drv[64] = "";
+	int err;
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	if (u->pid <= 0) {
+		fail_soft(name, "unbind", 0, "an unbind in progress across FINISH", "none was started");
+		return;
+	}
+	release_device(&h->d);
+	err = join_unbind_task(u, UNBIND_WAIT_MS);
+	if (err) {
+		fail_soft(name, "unbind", -err, "the unbind returns once the owner closed the device", "still blocked %d ms after the close", UNBIND_WAIT_MS);
+		return;
+	}
+	err = pci_driver(h->d.bdf, drv, sizeof(drv));
+	if (u->err || err || drv[0])
+		fail_soft(name, "unbind", -(u->err ?: err), "the unbind succeeds and leaves the device without a driver", "unbind %s, driver %s",
+			  u->err ? errname(u->err) : "returned 0", drv[0] ? drv : "(none)");
+	else
+		pass(name);
+}
+
+/* The next kernel takes nothing over (kho=off): whatever the previous kernel left running is nobody's. */
+static void assert_unclaimed_device_stopped(const struct handover *h)
+{
+	const char *name = VH_A_UNCLAIMED_DEVICE_STOPPED;
+	int luo = !access("/dev/liveupdate", F_OK);
+	const char *lacked = strstr(h->p->cmdline, VH_KEY_LACKS "=");
+	char errno_name[32] = "";
+	uint16_t cmd = 0;
+	int err;
+
+	if (lacked)
+		sscanf(lacked + strlen(VH_KEY_LACKS "="), "%31[A-Z0-9]", errno_name);
+	lacked = lacked ? errno_name : NULL;
+
+	/* What was lost, as this kernel shows it: no live update, so no session and no device fd to retrieve. */
+	ktap_info("liveupdate", "%s", luo ? "/dev/liveupdate present" : "no /dev/liveupdate: every session, the memfd and the device fd lost");
+	/* No state crosses into this kernel: the previous stage said on the command line when it could not preserve the device. */
+	if (lacked)
+		lacks_cap(VH_CLAIM_VFIO_PRESERVE, "LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned %s in stage %d", lacked, h->p->stage - 1);
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	err = sysfs_command(h->d.bdf, &cmd);
+	if (luo)
+		fail_soft(name, "boot", 0, "a kernel booted with kho=off, which takes nothing over", "/dev/liveupdate present");
+	else if (err)
+		fail_soft(name, "boot", -err, "PCI_COMMAND readable through sysfs", "failed");
+	else if (cmd & PCI_COMMAND_MASTER)
+		fail_soft(name, "boot", 0, "no bus master left on by the previous kernel in a kernel that took nothing over", "PCI_COMMAND 0x%04x, driver %s", cmd,
+			  h->early[0] ? h->early : "(none)");
+	else
+		pass(name);
+}
+
 static void stage_next(struct handover *h)
 {
 	require_liveupdate();
@@ -578,10 +809,16 @@ static void stage_next(struct handover *h)
 		driver_before_userspace(h);
 	if (h->f->dma)
 		retrieve_buffer(h);
+	if (h->f->abandon) {
+		abandon_device(h);
+		return;
+	}
 	if (h->f->preserve_device) {
 		retrieve_device(h);
 		if (h->f->represerve)
 			assert_represerve_refused(h);
+		if (h->f->unbind)
+			start_unbind(h);
 		return;
 	}
 	rebind_by_userspace(&h->d, h->p->iommu);
@@ -648,7 +885,8 @@ static int preserve_optional(const struct handover *h, const char *name, const c
 	return 0;
 }
 
-static void next_cmdline(const struct plan *p, char *out, size_t cap)
+/* The next kernel's command line: ours, the next stage, and for kho=off (which takes no state over) what this stage lacked. */
+static void next_cmdline(const struct plan *p, int kho_off, int32_t device_err, char *out, size_t cap)
 {
 	size_t o = 0;
 	char copy[sizeof(p->cmdline)];
@@ -657,7 +895,12 @@ static void next_cmdline(const struct plan *p, char *out, size_t cap)
 	for (char *tok = strtok(copy, " \n"); tok; tok = strtok(NULL, " \n"))
 		if (strncmp(tok, VH_KEY_STAGE "=", strlen(VH_KEY_STAGE "=")))
 			o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s ", tok);
-	snprintf(out + o, o < cap ? cap - o : 0, VH_KEY_STAGE "=%d", p->stage + 1);
+	o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, VH_KEY_STAGE "=%d", p->stage + 1);
+	if (kho_off && device_err)
+		o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, " " VH_KEY_LACKS "=%s", errname(device_err));
+	/* kho=off after ours: the next kernel ignores the hand-over (lifecycle-kho-off). */
+	if (kho_off)
+		snprintf(out + o, o < cap ? cap - o : 0, " kho=off");
 }
 
 /* What the next stage checks against: the buffer's bytes and physical pages (and, later, what this kernel refused). */
@@ -745,7 +988,7 @@ static void preserve_state(const struct handover *h, const struct vh_state *st)
 }
 
 /* keep_off: a page the next kernel must never use (0: none), reserved with memmap= so a stray write there harms nothing. */
-static void load_next_kernel(const struct plan *p, uint64_t keep_off)
+static void load_next_kernel(const struct plan *p, uint64_t keep_off, int kho_off, int32_t device_err)
 {
 	char cmdline[sizeof(p->cmdline) + 64];
 	uint64_t t0;
@@ -754,7 +997,7 @@ static void load_next_kernel(const struct plan *p, uint64_t keep_off)
 	if (!step(VH_A_KEXEC_FILE_LOAD))
 		return;
 	t0 = now_ms();
-	next_cmdline(p, cmdline, sizeof(cmdline));
+	next_cmdline(p, kho_off, device_err, cmdline, sizeof(cmdline));
 	if (keep_off)
 		snprintf(cmdline + strlen(cmdline), sizeof(cmdline) - strlen(cmdline), " memmap=4K$0x%llx", (unsigned long long)keep_off);
 	err = kexec_load_next(p->next, cmdline);
@@ -803,7 +1046,7 @@ static void handoff(struct handover *h)
 	if (h->f->preserve_iommufd)
 		preserve_optional(h, VH_A_PRESERVE_IOMMUFD, VH_CLAIM_IOMMUFD_PRESERVE, h->d.iommufd, TOKEN_IOMMUFD, &st.iommufd_err);
 	preserve_state(h, &st);
-	load_next_kernel(h->p, h->stray_pa);
+	load_next_kernel(h->p, h->stray_pa, h->f->kho_off, st.device_err);
 	/* After the last sandboxed step of the stage: refusals during preserve and kexec_file_load count. */
 	assert_sandbox_clean();
 	/* The reads that landed after this line and by the next /init landed inside the kexec. */
@@ -835,6 +1078,12 @@ static int run_flow(const struct plan *p, const struct flow *f)
 	ktap_header(0);
 	ktap_info("driver_at_start", "%s", h.early[0] ? h.early : "(none)");
 	require_dma_mode(p->iommu, h.d.bdf);
+	if (p->stage > 1 && f->kho_off) {
+		assert_unclaimed_device_stopped(&h);
+		assert_sandbox_clean();
+		ktap_trailing_plan();
+		return ktap_failures() ? 1 : 0;
+	}
 	require_liveupdate();
 	if (p->stage == 1)
 		stage_first(&h);
@@ -842,6 +1091,8 @@ static int run_flow(const struct plan *p, const struct flow *f)
 		stage_next(&h);
 	if (p->stage > 1)
 		finish_incoming(&h);
+	if (p->stage > 1 && f->unbind)
+		assert_unbind_completes(&h);
 	if (p->stage < p->stages) {
 		handoff(&h);
 	} else {
@@ -916,6 +1167,30 @@ int case_lifecycle_represerve(const struct plan *p)
 int case_lifecycle_second_opener(const struct plan *p)
 {
 	static const struct flow f = { .dma = 1, .preserve_device = 1, .second_opener = 1 };
+
+	return run_flow(p, &f);
+}
+
+/* lifecycle-abandoned: the device handed over running is never retrieved; its session is FINISHed. */
+int case_lifecycle_abandoned(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .nvme = 1, .in_flight = 9, .abandon = 1 };
+
+	return run_flow(p, &f);
+}
+
+/* lifecycle-unbind-finish: FINISH races a sysfs unbind of the retrieved device from another thread. */
+int case_lifecycle_unbind_finish(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .unbind = 1 };
+
+	return run_flow(p, &f);
+}
+
+/* lifecycle-kho-off: the next kernel boots with kho=off; a device handed over running must not master on in it. */
+int case_lifecycle_kho_off(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .kho_off = 1 };
 
 	return run_flow(p, &f);
 }

@@ -12,6 +12,9 @@ int case_nvme_handover(const struct plan *p);
 int case_dma_across_kexec(const struct plan *p);
 int case_lifecycle_represerve(const struct plan *p);
 int case_lifecycle_second_opener(const struct plan *p);
+int case_lifecycle_abandoned(const struct plan *p);
+int case_lifecycle_unbind_finish(const struct plan *p);
+int case_lifecycle_kho_off(const struct plan *p);
 int case_iommu_dma(const struct plan *p);
 int case_kselftest(const struct plan *p);
 
@@ -29,6 +32,9 @@ const struct case_def vh_cases[] = {
 	{ VH_CASE_DMA_ACROSS_KEXEC, case_dma_across_kexec, 0 },
 	{ VH_CASE_LIFECYCLE_REPRESERVE, case_lifecycle_represerve, 0 },
 	{ VH_CASE_LIFECYCLE_SECOND_OPENER, case_lifecycle_second_opener, 0 },
+	{ VH_CASE_LIFECYCLE_ABANDONED, case_lifecycle_abandoned, 0 },
+	{ VH_CASE_LIFECYCLE_UNBIND_FINISH, case_lifecycle_unbind_finish, 0 },
+	{ VH_CASE_LIFECYCLE_KHO_OFF, case_lifecycle_kho_off, 0 },
 	{ VH_CASE_IOMMU_DMA, case_iommu_dma, 0 },
 	{ VH_CASE_VFIO_HANDOVER_IOMMU, case_vfio_handover, 0 },
 	{ VH_CASE_UPSTREAM_UAPI_SELFTEST, case_kselftest, 1 },

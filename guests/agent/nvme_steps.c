@@ -324,6 +324,21 @@ uint32_t nvme_in_flight_landed(struct dmabuf *b, uint32_t count)
 	return landed;
 }
 
+uint32_t nvme_in_flight_untouched(struct dmabuf *b, uint32_t count)
+{
+	uint32_t mask = 0;
+
+	for (uint32_t i = 0; i < count; i++) {
+		const uint8_t *p = target(b, i);
+		uint32_t j = 0;
+
+		while (j < VH_PAGE && p[j] == NOT_LANDED)
+			j++;
+		mask |= (uint32_t)(j == VH_PAGE) << i;
+	}
+	return mask;
+}
+
 void assert_in_flight_landed(struct nvme *n, struct dmabuf *b, struct nvme_cursor *c, uint32_t count, int command)
 {
 	const char *name = VH_A_DMA_IN_FLIGHT_LANDED;

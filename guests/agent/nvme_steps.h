@@ -23,6 +23,8 @@ void assert_in_flight_targets(struct dmabuf *b, const struct nvme_cursor *c, uin
 uint64_t nvme_in_flight_pages(uint32_t count);
 /* How many of the in-flight reads have landed so far. */
 uint32_t nvme_in_flight_landed(struct dmabuf *b, uint32_t count);
+/* Which of the count in-flight target pages no read has written yet (bit i: target i still holds its not-landed fill). */
+uint32_t nvme_in_flight_untouched(struct dmabuf *b, uint32_t count);
 /* dma_in_flight_landed: before anything touches the device, every read landed whole; the cursor takes their completions. */
 /* command: PCI_COMMAND as this kernel found it (negative: unknown), to say why nothing completed. */
 void assert_in_flight_landed(struct nvme *n, struct dmabuf *b, struct nvme_cursor *c, uint32_t count, int command);

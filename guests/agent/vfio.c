@@ -320,3 +320,24 @@ int vfio_irq_enable(int devfd, uint32_t *index)
 	}
 	return err;
 }
+
+/* Arms VFIO's device request with an eventfd: the kernel signals it when it wants the device back (an unbind). */
+int vfio_req_eventfd(int devfd)
+{
+	char raw[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
+	struct vfio_irq_set *set = (struct vfio_irq_set *)raw;
+	int32_t efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int err;
+
+	if (efd < 0)
+		return -errno;
+	*set = (struct vfio_irq_set){ .argsz = sizeof(raw), .index = VFIO_PCI_REQ_IRQ_INDEX, .start = 0, .count = 1,
+				      .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER };
+	memcpy(set->data, &efd, sizeof(efd));
+	err = xioctl(devfd, VFIO_DEVICE_SET_IRQS, set);
+	if (err) {
+		close(efd);
+		return err;
+	}
+	return efd;
+}

@@ -15,6 +15,8 @@ int vfio_region(int devfd, uint32_t index, uint64_t *offset, uint64_t *size, uin
 int vfio_config_read16(int devfd, uint32_t off, uint16_t *val);
 int vfio_config_write16(int devfd, uint32_t off, uint16_t val);
 int vfio_irq_enable(int devfd, uint32_t *index);
+/* An eventfd VFIO signals when the kernel asks for the device back, or -errno. */
+int vfio_req_eventfd(int devfd);
 /* Maps a BAR through the device fd. */
 volatile uint8_t *vfio_map_bar(int devfd, uint32_t bar, uint64_t *size, int *err);
 
