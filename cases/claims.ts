@@ -29,7 +29,6 @@ const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
   [A.luo_retrieve_memfd]: 'memfd-preserve',
   [A.memfd_bytes_identical]: 'memfd-preserve',
   [A.pa_unchanged_across_kexec]: 'memfd-preserve',
-  [A.luo_finish]: 'memfd-preserve',
   [A.iommu_cdev]: 'iommu',
   [A.iommu_hw_info]: 'iommu',
   [A.dma_outside_ioas_blocked]: 'iommu',
@@ -56,6 +55,8 @@ export function claimOfAssertion(c: Case, stage: number, name: string): Claim {
   const device = preservesDevice(c);
   // DMA into the preserved pages straight after retrieve: only a device kept running (bus master on) does it.
   if (name === A.dma_resumes) return device ? 'vfio-running' : 'memfd-preserve';
+  // FINISH of a session that holds a device runs the device's own finish (the lifecycle cases hang or fail there).
+  if (name === A.luo_finish) return device ? 'vfio-preserve' : 'memfd-preserve';
   // The first kernel's own DMA: the mode's claim.
   const oneKernel = modeOf(c) === 'iommu' ? 'iommu' : 'noiommu';
   if (!(name in A)) return device ? 'vfio-preserve' : c.stages.length > 1 ? 'memfd-preserve' : oneKernel;

@@ -45,7 +45,7 @@ function verdictsFor(claim: Claim, runs: { c: Case; r: CaseResult }[]): Verdict[
   return runs.flatMap(({ c, r }): Verdict[] => {
     const touches = allAssertions(c).some((q) => claimOfAssertion(c, splitQualified(q).stage, splitQualified(q).name) === claim);
     if (!touches) return [];
-    if (r.status === 'error' || r.status === 'miss') return [{ assertion: `${c.name}: run`, ok: false, seen: `${r.status}: ${r.reason ?? ''}` }];
+    if (r.status === 'error' || r.status === 'miss') return brokenRun(claim, c, r);
     if (r.assertions.length === 0 && r.status === 'skip') return [{ assertion: c.name, ok: true, skip: r.reason }];
     return r.assertions
       .filter((a) => claimOfAssertion(c, splitQualified(a.name).stage, splitQualified(a.name).name) === claim)
@@ -53,6 +53,19 @@ function verdictsFor(claim: Claim, runs: { c: Case; r: CaseResult }[]): Verdict[
   });
 }
 
+
+/** A run that broke (ERROR, MISS): what it reported counts as reported, and the break counts against the claim of the
+ * step it stopped at (the first declared assertion it never reported), not against every claim the case touches. */
+function brokenRun(claim: Claim, c: Case, r: CaseResult): Verdict[] {
+  const claimOf = (q: string) => claimOfAssertion(c, splitQualified(q).stage, splitQualified(q).name);
+  const reported = new Set(r.assertions.map((a) => a.name));
+  const stopped = allAssertions(c).find((q) => !reported.has(q));
+  const ran: Verdict[] = r.assertions
+    .filter((a) => claimOf(a.name) === claim)
+    .map((a) => ({ assertion: `${c.name}: ${a.name}`, ok: a.ok, skip: a.skip, seen: a.diag ? String(a.diag.seen ?? '') : undefined }));
+  const broke = stopped === undefined || claimOf(stopped) === claim;
+  return broke ? [...ran, { assertion: `${c.name}: ${stopped ?? 'run'} (${r.status})`, ok: false, seen: `${r.status}: ${r.reason ?? ''}` }] : ran;
+}
 
 /** not ok if any assertion of the claim failed (the first, in suite order), else SKIP if any skipped, else ok. */
 export function cellOf(kernel: string, claim: Claim, runs: { c: Case; r: CaseResult }[], mode: Mode = 'noiommu'): Cell {

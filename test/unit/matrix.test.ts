@@ -122,6 +122,16 @@ describe('matrix cells', () => {
     expect(cells.find((c) => c.claim === 'vfio-preserve' && c.mode === 'iommu')).toMatchObject({ status: 'skip', reason: 'kernel tree debian:7.3 has no kselftest' });
   });
 
+  it('places a hang on the claim of the step it stopped at, what ran before it as reported (recorded: the reference series deadlocks in FINISH)', () => {
+    const c = byName('lifecycle-unbind-finish');
+    const dir = 'lifecycle-unbind-finish-reference';
+    const r = judge(c, { resultLines: fx(dir, `${c.name}.result.log`).split('\n'), console: fx(dir, `${c.name}.console.log`), exit: { code: null, signal: 'SIGKILL', stderr: '' }, timeout: { phase: 'case', seconds: 90 } });
+    expect(r.status).toBe('error');
+    const cells = kernelCells('ref', [{ c, r }]);
+    expect(status(cells)).toMatchObject({ noiommu: 'ok', 'memfd-preserve': 'ok', 'vfio-preserve': 'not ok' });
+    expect(cells.find((x) => x.claim === 'vfio-preserve')).toMatchObject({ assertion: 'lifecycle-unbind-finish: stage2/luo_finish (error)', seen: 'error: no progress for 90 s in phase case' });
+  });
+
   it('renders Markdown and a self-contained page with every cell', () => {
     const m = { kernels: [{ id: 'a', spec: 'debian:7.3' }], cells: kernelCells('a', runs(on73)) };
     const rows = matrixRows(runs(on73).map((x) => x.c)).length;
