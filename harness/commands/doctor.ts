@@ -9,7 +9,7 @@ import { defineCommand, kernelOptions, kernelSpecOf } from './options.ts';
 export const doctorCommand = defineCommand({
   name: 'doctor',
   summary: 'QEMU and its devices, KVM or why not, static gcc, the config check for --kernel SPEC',
-  options: { kernel: kernelOptions.kernel },
+  options: { kernel: kernelOptions.kernel, 'series-base': kernelOptions['series-base'] },
   plan: (v) => kernelSpecOf(v),
   async run(spec) {
     const arch = hostArch();

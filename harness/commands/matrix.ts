@@ -12,12 +12,13 @@ import { runCase } from '../run-case.ts';
 import { caseCost, inOrderPool, parseJobs } from '../schedule.ts';
 import { caseContext, kselftestsOf, openSession } from '../session.ts';
 import type { CaseResult } from '../verdict.ts';
-import { defineCommand, parseTimeouts, type OptionTable, type ParsedToken } from './options.ts';
+import { defineCommand, parseTimeouts, specNeedsBase, type OptionTable, type ParsedToken } from './options.ts';
 import type { Phase } from '../run-case.ts';
 
 const matrixOptions = {
   kernel: { type: 'string', multiple: true, arg: 'SPEC', help: `a kernel column, repeatable (default: ${defaultKernelSpec})` },
   patches: { type: 'string', multiple: true, arg: 'PATH', help: 'a series applied to the --kernel just before it' },
+  'series-base': { type: 'string', arg: 'PATH', help: 'the patches a column\'s series sits on (its series-base file names them), for every column whose series needs them' },
   results: { type: 'string', arg: 'DIR', help: 'write results/<run-id> (matrix.json, matrix.html, each kernel\'s logs) under DIR' },
   jobs: { type: 'string', short: 'j', arg: 'N', help: 'VMs at once per kernel' },
   timeout: { type: 'string', multiple: true, arg: 'PHASE=S', help: 'seconds of silence allowed in a phase' },
@@ -39,7 +40,7 @@ interface MatrixPlan {
 const columnId = (spec: string, patches?: string) => `${spec}${patches ? `+${basename(patches.replace(/\/+$/, ''))}` : ''}`;
 
 /** --kernel and --patches in command-line order: each --patches belongs to the --kernel before it. */
-export function matrixColumns(tokens: ParsedToken[]): Column[] {
+export function matrixColumns(tokens: ParsedToken[], seriesBase?: string): Column[] {
   const given: { spec: string; patches?: string }[] = [];
   for (const t of tokens) {
     if (t.kind !== 'option') continue;
@@ -51,7 +52,11 @@ export function matrixColumns(tokens: ParsedToken[]): Column[] {
     last.patches = t.value;
   }
   if (given.length === 0) given.push({ spec: defaultKernelSpec });
-  const columns = given.map((g) => ({ kernel: { id: columnId(g.spec, g.patches), spec: g.spec, ...(g.patches ? { patches: g.patches } : {}) }, spec: parseKernelSpec(g.spec, g.patches) }));
+  if (seriesBase !== undefined && !given.some((g) => specNeedsBase(g.spec, g.patches))) {
+    throw new UsageError(`--series-base ${seriesBase}: no --kernel's series names a base`);
+  }
+  const baseOf = (g: { spec: string; patches?: string }) => (specNeedsBase(g.spec, g.patches) ? seriesBase : undefined);
+  const columns = given.map((g) => ({ kernel: { id: columnId(g.spec, g.patches), spec: g.spec, ...(g.patches ? { patches: g.patches } : {}) }, spec: parseKernelSpec(g.spec, g.patches, baseOf(g)) }));
   const ids = columns.map((c) => c.kernel.id);
   const twice = ids.find((id, i) => ids.indexOf(id) !== i);
   if (twice) throw new UsageError(`kernel ${twice} is named twice`);
@@ -62,7 +67,7 @@ export const matrixCommand = defineCommand({
   name: 'matrix',
   summary: 'run the suite on each kernel and place it claim by claim: Markdown on stdout, matrix.json and matrix.html in results/',
   options: matrixOptions,
-  plan: (v, _positionals, tokens): MatrixPlan => ({ columns: matrixColumns(tokens), jobs: parseJobs(v.jobs), results: v.results, timeouts: parseTimeouts(v.timeout) }),
+  plan: (v, _positionals, tokens): MatrixPlan => ({ columns: matrixColumns(tokens, v['series-base']), jobs: parseJobs(v.jobs), results: v.results, timeouts: parseTimeouts(v.timeout) }),
   run: cmdMatrix,
 });
 

@@ -4,7 +4,10 @@ import { parseArgs } from 'node:util';
 import { claims } from '../../kernels/capabilities.ts';
 import type { RequiredClaim } from '../../cases/claims.ts';
 import { UsageError } from '../errors.ts';
+import { join } from 'node:path';
 import { defaultKernelSpec, parseKernelSpec, type KernelSpec } from '../kernel/spec.ts';
+import { baseNeedOf } from '../kernel/series-base.ts';
+import { repoRoot } from '../paths.ts';
 import type { Phase } from '../run-case.ts';
 import type { SessionRequest } from '../session.ts';
 
@@ -67,6 +70,11 @@ export const kernelOptions = {
     help: `${defaultKernelSpec}[+SERIES] (default ${defaultKernelSpec}) | tree:PATH | image:PATH[,config=PATH][,headers=DIR]`,
   },
   patches: { type: 'string', arg: 'PATH', help: 'an mbox or a folder of patches, applied with git am onto a copy of the --kernel source' },
+  'series-base': {
+    type: 'string',
+    arg: 'PATH',
+    help: "the patches a series sits on (its folder's series-base file names them), applied before it; required for such a series",
+  },
 } satisfies OptionTable;
 
 /** Options of every command that boots case VMs through a session. */
@@ -87,15 +95,26 @@ function phaseNames(): Phase[] {
   return ['qemu-start', 'boot', 'case', 'kexec', 'poweroff'];
 }
 
-/** The kernel the options name: --kernel (or the default) with --patches, its syntax and paths checked. */
-export function kernelSpecOf(values: { kernel?: string; patches?: string }): KernelSpec {
-  return parseKernelSpec(values.kernel ?? defaultKernelSpec, values.patches);
+/** The kernel the options name: --kernel (or the default) with --patches and --series-base, its syntax and paths checked. */
+export function kernelSpecOf(values: { kernel?: string; patches?: string; 'series-base'?: string }): KernelSpec {
+  return parseKernelSpec(values.kernel ?? defaultKernelSpec, values.patches, values['series-base']);
+}
+
+/** --next-kernel: a named series that sits on a base takes the same --series-base. */
+function nextKernelSpec(text: string, seriesBase?: string): KernelSpec {
+  return parseKernelSpec(text, undefined, seriesBase !== undefined && specNeedsBase(text) ? seriesBase : undefined);
+}
+
+/** Whether a spec's named series (debian:X.Y+NAME) names a base; the spec's syntax is checked later. */
+export function specNeedsBase(text: string, patches?: string): boolean {
+  const named = /^debian:\d+\.\d+\+([A-Za-z0-9._-]+)$/.exec(text)?.[1];
+  return baseNeedOf(named ? join(repoRoot, 'kernels', 'patches', named) : patches) !== undefined;
 }
 
 /** The session the options ask for: both kernels and the timeouts, checked. */
 export function sessionRequestOf(values: Values<typeof kernelOptions & typeof vmOptions>): SessionRequest {
   const next = values['next-kernel'];
-  return { kernel: kernelSpecOf(values), next: next === undefined ? undefined : parseKernelSpec(next), timeouts: parseTimeouts(values.timeout) };
+  return { kernel: kernelSpecOf(values), next: next === undefined ? undefined : nextKernelSpec(next, values['series-base']), timeouts: parseTimeouts(values.timeout) };
 }
 
 /** --timeout PHASE=SECONDS: seconds of silence allowed in a phase. */

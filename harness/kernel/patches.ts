@@ -17,7 +17,16 @@ export interface Series {
   hash: string;
 }
 
-export function loadSeries(path: string): Series {
+/** A series' patch files and fragments; with a base (--series-base), the base's come first. */
+export function loadSeries(path: string, base?: string): Series {
+  const own = loadOne(path);
+  if (base === undefined) return own;
+  const under = loadOne(base);
+  const h = createHash('sha256').update(under.hash).update(own.hash);
+  return { path: own.path, files: [...under.files, ...own.files], fragments: [...under.fragments, ...own.fragments], hash: h.digest('hex').slice(0, 12) };
+}
+
+function loadOne(path: string): Series {
   const abs = resolve(path);
   if (!existsSync(abs)) throw new UsageError(`patch series not found: ${abs}`);
   const files = statSync(abs).isDirectory()

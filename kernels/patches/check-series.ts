@@ -1,4 +1,4 @@
-// check-series DIR [CASE...]: checks that every prefix of a patch series (patches 1..k, for each k)
+// check-series DIR [CASE...] [--series-base PATH]: checks that every prefix of a patch series (patches 1..k, for each k)
 // passes checkpatch, builds and boots. Each prefix goes through the harness's --patches path on the
 // Debian source, seeded with the unpatched build's objects, and runs the cases (default: the suite);
 // one line per patch. What it reads from the harness: exit codes, the `source` line `build` prints
@@ -10,9 +10,10 @@ import { join, resolve } from 'node:path';
 import { $, type ProcessPromise } from 'zx';
 import { allCases } from '../../cases/index.ts';
 import { repoRoot } from '../../harness/paths.ts';
+import { seriesBaseFile } from '../../harness/kernel/series-base.ts';
 import type { CaseResult } from '../../harness/verdict.ts';
 
-const usage = 'usage: check-series DIR [CASE...]';
+const usage = 'usage: check-series DIR [CASE...] [--series-base PATH]';
 const cli = join(repoRoot, 'vfio-handover');
 
 function fail(code: number, line: string): never {
@@ -51,7 +52,17 @@ async function child(p: ProcessPromise) {
 
 // --- usage ---
 
-const [dirArg, ...cases] = process.argv.slice(2);
+/** --series-base PATH, anywhere on the line: the base a series sits on, passed to every run. */
+function takeSeriesBase(argv: string[]): { rest: string[]; base?: string } {
+  const i = argv.indexOf('--series-base');
+  if (i < 0) return { rest: argv };
+  const base = argv[i + 1];
+  if (base === undefined || base.startsWith('-')) fail(2, `--series-base takes a PATH (${usage})`);
+  return { rest: [...argv.slice(0, i), ...argv.slice(i + 2)], base: resolve(base) };
+}
+
+const { rest: args, base: seriesBase } = takeSeriesBase(process.argv.slice(2));
+const [dirArg, ...cases] = args;
 if (dirArg === '-h' || dirArg === '--help') {
   process.stdout.write(`${usage}\n`);
   process.exit(0);
@@ -82,6 +93,8 @@ const laterOnly = (k: number) => {
 function writePrefix(k: number, dir: string): void {
   mkdirSync(dir, { recursive: true });
   for (const p of patches.slice(0, k)) writeFileSync(join(dir, p), readFileSync(join(series, p)));
+  // Every prefix sits on the series' base, as the whole series does.
+  if (files.includes(seriesBaseFile)) writeFileSync(join(dir, seriesBaseFile), readFileSync(join(series, seriesBaseFile)));
   const skip = laterOnly(k);
   for (const f of fragments) {
     const lines = readFileSync(join(series, f), 'utf8').split('\n');
@@ -167,7 +180,8 @@ for (const [i, p] of patches.entries()) {
   const cp = await child($({ cwd: src, nothrow: true, quiet: true })`perl scripts/checkpatch.pl --strict -q ${join(series, p)} 2>&1`);
   const cpOut = cp.stdout.trimEnd();
   const results = join(work, `results-${k}`);
-  const r = await child($({ cwd: repoRoot, nothrow: true, quiet: true })`${cli} run ${cases} --patches ${prefix} --tap --results ${results}`);
+  const base = seriesBase ? ['--series-base', seriesBase] : [];
+  const r = await child($({ cwd: repoRoot, nothrow: true, quiet: true })`${cli} run ${cases} --patches ${prefix} ${base} --tap --results ${results}`);
   const exitCode = r.exitCode ?? 128;
   const o = outcome(results, exitCode, r.stderr);
   if (cpOut || !o.allOk) status = 1;

@@ -21,6 +21,8 @@ const kernelControlPatches = kernelControls.map((k) => resolve(import.meta.dirna
 
 /** Upstream PCI live update v7 + VFIO live update v5 on 7.3.4, where the workspace has it (../shared beside the repo). */
 export const upstreamSeries = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'upstream', 'vfio-pci-lu-v5');
+/** Reference series v2, on top of upstreamSeries (its series-base file names it; --series-base supplies it). */
+export const continuousDmaSeries = 'debian:7.3+noiommu-continuous-dma';
 
 /** A hard-linked copy of the unpacked Debian source without the cache's objects: what a developer's tree looks like. */
 export async function treeCopy(): Promise<string> {
@@ -40,6 +42,6 @@ export async function treeCopy(): Promise<string> {
 /** `vfio-handover build` arguments for the kernels an e2e file runs besides the default, which must exist first
  * (the patched ones seed from its objects, the tree is copied from its source). */
 export async function otherKernels(): Promise<string[][]> {
-  const upstream = existsSync(upstreamSeries) ? [['--patches', upstreamSeries]] : [];
+  const upstream = existsSync(upstreamSeries) ? [['--patches', upstreamSeries], ['--kernel', continuousDmaSeries, '--series-base', upstreamSeries]] : [];
   return [['--kernel', referenceSeries], ...upstream, ['--patches', goodPatches], ['--patches', warnControl], ['--patches', noGetPaControl], ['--patches', oneHopControl], ...kernelControlPatches.map((p) => ['--patches', p]), ['--kernel', `tree:${await treeCopy()}`]];
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { controls, judgeControl } from '../../harness/selftest.ts';
 import { judge, type CaseResult } from '../../harness/verdict.ts';
 import vfioHandover from '../../cases/vfio-handover.ts';
+import dmaAcrossKexec from '../../cases/dma-across-kexec.ts';
 import { exit0, fx } from './fixtures.ts';
 
 const mlock = controls.find((c) => c.cheat === 'mlock')!;
@@ -49,6 +50,43 @@ describe('judgeControl', () => {
       caught: true,
       detail: "caught by the kernel's freeze check (LUO refuses the reboot): the kernel refused the kexec: EBUSY",
     });
+  });
+
+  it('irq-on is caught by the EINVAL that upstream VFIO v5\'s freeze gives, recorded on noiommu-continuous-dma', () => {
+    const r = judge(vfioHandover, {
+      resultLines: fx('vfio-handover-irq-on-v2', 'vfio-handover.result.log').trimEnd().split('\n'),
+      console: fx('vfio-handover-irq-on-v2', 'vfio-handover.console.log'),
+      exit: exit0,
+    });
+    expect(judgeControl(irqOn, r)).toEqual({
+      caught: true,
+      detail: "caught by the kernel's freeze check (LUO refuses the reboot): the kernel refused the kexec: EINVAL",
+    });
+  });
+
+  const unpreserved = controls.find((c) => c.cheat === 'dma-unpreserved')!;
+  const unpreservedRun = () =>
+    judge(dmaAcrossKexec, {
+      resultLines: fx('dma-across-kexec-unpreserved-v2', 'dma-across-kexec.result.log').trimEnd().split('\n'),
+      console: fx('dma-across-kexec-unpreserved-v2', 'dma-across-kexec.console.log'),
+      exit: exit0,
+    });
+
+  it('dma-unpreserved is caught by a kernel that refuses to freeze a device mapping unpreserved memory (recorded on noiommu-continuous-dma)', () => {
+    const r = unpreservedRun();
+    expect(r.assertions.find((a) => a.name === 'stage2/dma_targets_preserved')?.ok).toBe(false);
+    expect(judgeControl(unpreserved, r)).toEqual({
+      caught: true,
+      detail: "caught by the kernel's freeze check of the device's DMA mappings: the kernel refused the kexec: EBUSY",
+    });
+  });
+
+  it('dma-unpreserved is not caught when the kernel refuses the kexec for another reason', () => {
+    const r = unpreservedRun();
+    const edited = { ...r, assertions: r.assertions.map((a) => (a.name === 'stage1/kexec_reboot' ? { ...a, diag: { ...a.diag, seen: 'the kernel refused the kexec: EINVAL' } } : a)) };
+    const v = judgeControl(unpreserved, edited);
+    expect(v.caught).toBe(false);
+    expect(v.detail).toMatch(/^stage2\/dma_targets_preserved failed, but not for this cheat/);
   });
 
   it('irq-on SKIPs with the kernel\'s reason where the device cannot be preserved at all', () => {

@@ -1,0 +1,72 @@
+// Reference series v2 (kernels/patches/noiommu-continuous-dma) on upstream's PCI v7 + VFIO v5, which
+// --series-base supplies: every handover and lifecycle case passes with every device claim required,
+// the kernel itself refuses what the DMA controls cheat with, and without the base the run stops in one line.
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { allCases } from '../../cases/index.ts';
+import { run, scratch, topLevel, type TopLevel } from './cli.ts';
+import { continuousDmaSeries, upstreamSeries } from './kernels.ts';
+import { validateRunFiles } from '../consumers.ts';
+
+const base = ['--series-base', upstreamSeries];
+const required = ['--require', 'vfio-preserve', '--require', 'vfio-reserve', '--require', 'vfio-running'];
+const runDirOf = (dir: string) => join(dir, readlinkSync(join(dir, 'latest')));
+
+describe('without --series-base', () => {
+  it('stops before building anything, with one line naming both covers and how to fetch them', async () => {
+    const r = await run(['run', 'vfio-handover', '--kernel', continuousDmaSeries]);
+    expect(r.exitCode).toBe(2);
+    expect(String(r.stdout)).toBe('');
+    expect(String(r.stderr).trimEnd().split('\n').filter((l) => !/installing npm/.test(l))).toEqual([
+      expect.stringMatching(
+        /^vfio-handover: series noiommu-continuous-dma applies on top of PCI live update v7 \(20260710212616\.1351130-1-dmatlack@google\.com\) \+ VFIO live update v5 \(20260714151505\.3466855-1-vipinsh@google\.com\), .* pass --series-base PATH, .*'b4 am 20260710212616\.1351130-1-dmatlack@google\.com', 'b4 am 20260714151505\.3466855-1-vipinsh@google\.com'\)$/,
+      ),
+    ]);
+  });
+});
+
+describe.runIf(existsSync(upstreamSeries))(`${continuousDmaSeries} --series-base upstream, every device claim required`, () => {
+  let tap = '';
+  let stderr = '';
+  let exitCode: number | undefined;
+  let cases: TopLevel[] = [];
+  let runDir = '';
+
+  beforeAll(async () => {
+    const dir = scratch();
+    const r = await run(['run', '--kernel', continuousDmaSeries, ...base, ...required, '--tap', '--results', dir]);
+    ({ stdout: tap, stderr } = { stdout: String(r.stdout), stderr: String(r.stderr) });
+    exitCode = r.exitCode;
+    cases = topLevel(tap);
+    runDir = runDirOf(dir);
+  }, 600_000);
+
+  it('passes every case; only iommufd-handover SKIPs (nothing preserves an iommufd); its reports validate', async () => {
+    expect(exitCode, `${tap}\n${stderr}`).toBe(0);
+    expect(await validateRunFiles(runDir)).toEqual([]);
+    const iommufd = expect.stringMatching(/^iommufd-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the iommufd returned E[A-Z]+$/);
+    expect(cases.map((c) => [c.name, c.ok, c.skip])).toEqual(allCases.map((c) => [c.name, true, c.name === 'iommufd-handover' ? iommufd : false]));
+  });
+
+  it('the kernel says what it did: reserved at enumeration, left running at freeze, opened without reset', () => {
+    const log = readFileSync(join(runDir, 'only-vfio.console.log'), 'utf8');
+    const stage2 = log.slice(log.indexOf('Command line:', log.indexOf('Run /init')));
+    expect(log).toMatch(/vfio-pci 0000:0\d:00\.0: Left running across Live Update, bus master on/);
+    const reserved = stage2.search(/pci 0000:0\d:00\.0: Reserved for vfio-pci until it finishes Live Update/);
+    expect(reserved).toBeGreaterThan(0);
+    expect(reserved).toBeLessThan(stage2.indexOf('Run /init'));
+    expect(stage2).toMatch(/vfio-pci 0000:0\d:00\.0: Opened after Live Update without reset, bus master on/);
+    expect(stage2).not.toMatch(/virtio_rng|virtio-pci 0000:0\d:00\.0/);
+  });
+});
+
+describe.runIf(existsSync(upstreamSeries))(`${continuousDmaSeries}: the kernel refuses the DMA cheats' kexec`, () => {
+  it('selftest dma-unpreserved and irq-on are caught by the freeze checks (EBUSY, EINVAL)', async () => {
+    const r = await run(['selftest', 'dma-unpreserved', 'irq-on', '--kernel', continuousDmaSeries, ...base, '--tap', '--results', scratch()]);
+    const tap = String(r.stdout);
+    expect(r.exitCode, `${tap}\n${r.stderr}`).toBe(0);
+    expect(tap).toMatch(/verdict: "caught by the kernel's freeze check of the device's DMA mappings: the kernel refused the kexec: EBUSY"/);
+    expect(tap).toMatch(/verdict: "caught by the kernel's freeze check \(LUO refuses the reboot\): the kernel refused the kexec: EINVAL"/);
+  }, 300_000);
+});
