@@ -45,3 +45,9 @@ export function qemuPidsMentioning(text: string): number[] {
   }
   return pids;
 }
+
+/** One case's subtest in a TAP stream, from its `# Subtest:` line to its own test point. */
+export const subtestOf = (tap: string, name: string): string => {
+  const from = tap.indexOf(`# Subtest: ${name}\n`);
+  return tap.slice(from, tap.indexOf(`- ${name}`, from));
+};

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allAssertions } from '../../cases/case.ts';
 import { allCases } from '../../cases/index.ts';
-import { run, scratch, topLevel, type TopLevel } from './cli.ts';
+import { run, scratch, subtestOf, topLevel, type TopLevel } from './cli.ts';
 import { oneHopControl } from './kernels.ts';
 import { validateRunFiles } from '../consumers.ts';
 import { controls as selftestControls, kernelControls } from '../../harness/selftest.ts';
@@ -18,10 +18,6 @@ const handover = ['vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain
  * a next kernel booted with kho=off takes nothing over, yet finds the device still bus mastering. */
 const findings = ['lifecycle-second-opener', 'lifecycle-abandoned', 'lifecycle-unbind-finish', 'lifecycle-kho-off'];
 const runDirOf = (dir: string) => join(dir, readlinkSync(join(dir, 'latest')));
-const subtestOf = (tap: string, name: string) => {
-  const from = tap.indexOf(`# Subtest: ${name}\n`);
-  return tap.slice(from, tap.indexOf(`- ${name}`, from));
-};
 
 describe(`${series} --require vfio-preserve (the whole suite)`, () => {
   let tap = '';
