@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { allAssertions } from '../../cases/case.ts';
 import c from '../../cases/lifecycle-owner-crash.ts';
+import { judgeControl, kernelControls } from '../../harness/selftest.ts';
 import { judge, type CaseResult, type Observation } from '../../harness/verdict.ts';
 import { withFailed } from './ktap-edit.ts';
 import { recordedObservation } from './fixtures.ts';
@@ -40,6 +41,16 @@ describe('lifecycle-owner-crash: the owner SIGKILLed with the device and the mem
     expect(r.status).toBe('fail');
     expect(r.assertions.filter((a) => !a.ok).map((a) => a.name)).toEqual([DEATH]);
     expect(assertionOf(r, DEATH).diag?.seen).toMatch(/^the data of read cid \d+ landed at 0x[0-9a-f]+ \(page 0x[0-9a-f]+, 4096 bytes\) \d+ ms after the owner was reaped; \d+ writes after the reap$/);
+  });
+
+  it('catches the unpreserve-keeps-file control (recorded): the device never released masters on, and the nine reads land after the reap', () => {
+    const o = recordedObservation('lifecycle-owner-crash-unpreserve-keeps-file', c);
+    const r = judge(c, o);
+    expect(r.status).toBe('fail');
+    expect(r.assertions.filter((a) => !a.ok).map((a) => a.name)).toEqual(['owner_crash_device_stopped', DEATH]);
+    for (const k of kernelControls.filter((x) => x.caseName === c.name)) expect(judgeControl(k, r), k.caughtBy).toMatchObject({ caught: true });
+    expect(assertionOf(r, 'owner_crash_device_stopped').diag?.seen).toBe('PCI_COMMAND 0x0107');
+    expect(r.info.owner_death_writes).toMatch(/^9 reads pending at the kill line, 0 writes between it and the reaped line, \d+ after it;/);
   });
 
   it('is not ok when the probe is blind: no read pending at the kill (the reads of the trace taken after it)', () => {
