@@ -58,6 +58,9 @@ export interface Case {
   /** The trace is of an nvme device's writes (harness/dma-witness.ts): after each kexec the judge requires every one in a page
    * the previous stage preserved (device_writes_preserved), and says why `dropped` failed when bus mastering went off at freeze. */
   dmaWitness?: { dropped: AssertionName };
+  /** The trace is of an nvme device whose owner is SIGKILLed (lifecycle-owner-crash): the judge requires reads still pending at
+   * the kill, and no write of the device after the agent's owner_reaped line (no_device_write_after_owner_death). */
+  ownerDeathWitness?: boolean;
   /** How the device reaches memory (default noiommu); iommu puts QEMU's intel-iommu in the VM and tells the agent (vh.mode=iommu). */
   mode?: Mode;
   /** vCPUs (default 1): a second one buys nothing but cross-vCPU rendezvous under TCG (issue 11's boot hang). */
@@ -82,7 +85,8 @@ export function allAssertions(c: Case): string[] {
 
 /** The judge's own assertions from QEMU's trace of the device: one for each stage a kexec led to. */
 export function hostAssertions(c: Case): string[] {
-  return c.dmaWitness ? c.stages.slice(1).map((_, i) => qualified(c, i + 2, HOST.device_writes_preserved)) : [];
+  const across = c.dmaWitness ? c.stages.slice(1).map((_, i) => qualified(c, i + 2, HOST.device_writes_preserved)) : [];
+  return [...across, ...(c.ownerDeathWitness ? [qualified(c, 1, HOST.no_device_write_after_owner_death)] : [])];
 }
 
 export function modeOf(c: Case): Mode {

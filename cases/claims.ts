@@ -2,10 +2,10 @@
 // claim by claim (the claims matrix, `--require`), not case by case.
 import type { Claim } from '../kernels/capabilities.ts';
 import { modeOf, type Case } from './case.ts';
-import { A, kexecReboot, type AssertionName, type Mode } from './contract.ts';
+import { A, HOST, kexecReboot, type AssertionName, type HostAssertionName, type Mode } from './contract.ts';
 
 /** Assertions that mean one guarantee wherever they appear. */
-const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
+const fixed: Partial<Record<AssertionName | HostAssertionName | typeof kexecReboot, Claim>> = {
   [A.preserve_iommufd]: 'iommufd-preserve',
   [A.retrieve_iommufd]: 'iommufd-preserve',
   [A.device_driver_before_userspace]: 'vfio-reserve',
@@ -39,6 +39,10 @@ const fixed: Partial<Record<AssertionName | typeof kexecReboot, Claim>> = {
   // A device kept running must stop where nobody drives it: only a kernel that keeps devices running can fail these.
   [A.no_dma_after_finish]: 'vfio-running',
   [A.unclaimed_device_stopped]: 'vfio-running',
+  [A.owner_crash_device_stopped]: 'vfio-running',
+  [HOST.no_device_write_after_owner_death]: 'vfio-running',
+  // The dead owner's preservation torn down with it.
+  [A.owner_crash_session_gone]: 'vfio-preserve',
 };
 
 /** Whether the case hands the vfio device fd over (its later stages then stand for vfio-preserve). */
@@ -50,7 +54,7 @@ function preservesDevice(c: Case): boolean {
 export function claimOfAssertion(c: Case, stage: number, name: string): Claim {
   // A case that runs a series' own kselftest stands, setup included, for what it runs it to prove.
   if (c.kselftests?.length && c.claims?.[0]) return c.claims[0];
-  const f = fixed[name as AssertionName];
+  const f = fixed[name as AssertionName | HostAssertionName];
   if (f) return f;
   const device = preservesDevice(c);
   // DMA into the preserved pages straight after retrieve: only a device kept running (bus master on) does it.

@@ -71,12 +71,14 @@ export const A = names([
   'unbind_in_progress',
   'unbind_completes',
   'unclaimed_device_stopped',
+  'owner_crash_device_stopped',
+  'owner_crash_session_gone',
 ]);
 
 export type AssertionName = keyof typeof A;
 
 /** The judge's own assertions from what the host saw of the device (QEMU's trace; harness/dma-witness.ts). */
-export const HOST = names(['device_writes_preserved']);
+export const HOST = names(['device_writes_preserved', 'no_device_write_after_owner_death']);
 
 export type HostAssertionName = keyof typeof HOST;
 
@@ -84,7 +86,7 @@ export type HostAssertionName = keyof typeof HOST;
 export const kexecReboot = 'kexec_reboot';
 
 /** The cases the agent knows, by name (guests/agent/cases.c: VH_CASE_<NAME>). */
-export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'iommu-dma', 'vfio-handover-iommu', 'upstream-uapi-selftest', 'lifecycle-abandoned', 'lifecycle-unbind-finish', 'lifecycle-kho-off']);
+export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'iommu-dma', 'vfio-handover-iommu', 'upstream-uapi-selftest', 'lifecycle-abandoned', 'lifecycle-unbind-finish', 'lifecycle-kho-off', 'lifecycle-owner-crash']);
 
 export type CaseName = keyof typeof CASE;
 
@@ -153,7 +155,7 @@ export function infoLine(key: string, value: string): string {
 }
 
 /** `# vh <key>=<value>` lines the host reads for more than a fact (VH_INFO_<KEY>). */
-export const INFO = names(['agent', 'dma_mark', 'preserved_pages']);
+export const INFO = names(['agent', 'dma_mark', 'preserved_pages', 'owner_killed', 'owner_reaped']);
 
 /** The words that open `# vh agent=` lines: the stage's start, its kexec, the agent's end (VH_AGENT_<WORD>). */
 export const AGENT = names(['start', 'kexec', 'done', 'crash', 'error']);

@@ -83,6 +83,8 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.no_dma_after_finish]: { guarantee: 'no DMA the previous kernel queued lands after FINISH of a session whose device nobody retrieved', controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.unbind_in_progress]: { guarantee: "a sysfs unbind of the retrieved device, from another thread, reaches VFIO and waits for the device's file (its request eventfd signalled)", controls: [stream] },
   [A.unbind_completes]: { guarantee: 'FINISH during that unbind completes, and the unbind returns, the device driverless, once its owner closes it', controls: [stream] },
+  [A.owner_crash_device_stopped]: { guarantee: 'the owner that preserved a running device dies (SIGKILL) before it kexecs: the device is stopped (bus master off in its config space)', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/unpreserve-keeps-file' }, stream] },
+  [A.owner_crash_session_gone]: { guarantee: "the dead owner's LUO session is torn down with it: /dev/liveupdate is free and a session of the same name is accepted", controls: [stream] },
   [A.unclaimed_device_stopped]: { guarantee: 'a next kernel booted with kho=off takes nothing over, and no device the previous kernel handed over is left bus mastering in it', controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.nvme_io_resumes]: { guarantee: "after the kexec the previous stage's I/O queues work on, without reinitialising the controller", controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/reset-on-open' }, stream] },
   [A.iommu_cdev]: { guarantee: 'behind an IOMMU the device has an IOMMU group and a plain cdev (/dev/vfio/devices/vfioN)', controls: [{ kind: 'append', words: 'intel_iommu=off', skip: true }, stream] },
@@ -103,6 +105,10 @@ export const hostGuarantees: Record<HostAssertionName, Row> = {
   [HOST.device_writes_preserved]: {
     guarantee: "every write the device makes across the kexec lands in a page the previous stage preserved, never in the next kernel's memory (QEMU's trace: each read's data, each completion)",
     controls: [{ kind: 'selftest', cheat: CHEAT['dma-stray'] }, stream],
+  },
+  [HOST.no_device_write_after_owner_death]: {
+    guarantee: "reads the owner queued are pending when it is SIGKILLed, and the device writes nothing after the owner is reaped, when none of its pages is held any more (QEMU's trace: each read's data, each completion)",
+    controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/unpreserve-keeps-file' }, stream],
   },
 };
 

@@ -101,6 +101,14 @@ export function nextKernelKhoOff(): Stage[] {
   return [first!, { assertions: [A.unclaimed_device_stopped, A.sandbox_no_refusals] }];
 }
 
+/** A lifecycle case in one kernel: the owner drives nvme, leaves reads queued, preserves the memfd and the device fd, and is
+ * SIGKILLed before it kexecs; the process that outlives it (holding none of it) checks the device and the session. */
+export function ownerCrash(): Stage[] {
+  const [first] = nvmeHandover({ inFlight: true });
+  const owner = first!.assertions.slice(0, first!.assertions.indexOf(A.luo_preserve_memfd) + 1);
+  return [{ assertions: [...owner, A.preserve_device_fd, A.owner_crash_device_stopped, A.owner_crash_session_gone, A.sandbox_no_refusals] }];
+}
+
 /** The two stages of a DMA device handed over in VFIO with its memfd (vfio-handover), and its iommufd too (iommufd-handover). */
 export function dmaDeviceHandover(o: { iommufd: boolean }): Stage[] {
   return [

@@ -18,9 +18,10 @@ import upstreamUapiSelftest from './upstream-uapi-selftest.ts';
 import lifecycleAbandoned from './lifecycle-abandoned.ts';
 import lifecycleUnbindFinish from './lifecycle-unbind-finish.ts';
 import lifecycleKhoOff from './lifecycle-kho-off.ts';
+import lifecycleOwnerCrash from './lifecycle-owner-crash.ts';
 import { UsageError } from '../harness/errors.ts';
 
-export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, lifecycleAbandoned, lifecycleUnbindFinish, lifecycleKhoOff, iommuDma, vfioHandoverIommu, upstreamUapiSelftest];
+export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, lifecycleAbandoned, lifecycleUnbindFinish, lifecycleKhoOff, lifecycleOwnerCrash, iommuDma, vfioHandoverIommu, upstreamUapiSelftest];
 
 export function pickCases(names: string[]): Case[] {
   if (names.length === 0) return allCases;

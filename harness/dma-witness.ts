@@ -83,6 +83,18 @@ export function strayWrite(writes: (DeviceWrite & { pages: number[] })[], preser
   return undefined;
 }
 
+/** Reads the device had taken by `at` and not yet completed (QEMU's rw_cb), by command id: what could still land after it. */
+export function readsPendingAt(events: TraceEvent[], at: number): number {
+  const pending = new Set<number>();
+  for (const e of events) {
+    if (e.at > at) break;
+    const cid = num(/^cid (\d+)/, e.args) ?? -1;
+    if (e.name === 'pci_nvme_io_cmd' && / opc 0x2 /.test(e.args)) pending.add(cid);
+    else if (e.name === 'pci_nvme_rw_cb') pending.delete(cid);
+  }
+  return pending.size;
+}
+
 /** `# vh preserved_pages=0x1000,0x2000`: the physical pages a stage preserved. */
 export function parsePages(value: string | undefined): Set<number> | undefined {
   if (!value) return undefined;

@@ -257,6 +257,24 @@ export const kernelControls: KernelControl[] = [
     seen: /0 completions in the queue.*; the in-flight reads were dropped: bus master cleared at freeze \(QEMU: PCI_COMMAND <- 0x[0-9a-f]{3}[0-38-9ab] once the reads were issued, before the next kernel enumerated PCI; completion writes refused: 6\)$/,
     needs: CLAIM['vfio-preserve'],
   },
+  {
+    patches: 'kernels/patches/controls/unpreserve-keeps-file',
+    does: 'keeps a reference to every device file it unpreserves: the device of an owner that died before the kexec is never released',
+    guard: 'PCI_COMMAND read through sysfs once the owner is reaped',
+    caseName: CASE['lifecycle-owner-crash'],
+    caughtBy: A.owner_crash_device_stopped,
+    seen: /^PCI_COMMAND 0x[0-9a-f]{3}[4-7c-f]$/,
+    needs: CLAIM['vfio-preserve'],
+  },
+  {
+    patches: 'kernels/patches/controls/unpreserve-keeps-file',
+    does: 'keeps a reference to every device file it unpreserves, with nvme reads queued when the owner dies',
+    guard: "QEMU's trace of the device's writes after the owner_reaped line",
+    caseName: CASE['lifecycle-owner-crash'],
+    caughtBy: HOST.no_device_write_after_owner_death,
+    seen: /^the data of read cid \d+ landed at 0x[0-9a-f]+ \(page 0x[0-9a-f]+, 4096 bytes\) \d+ ms after the owner was reaped; \d+ writes after the reap$/,
+    needs: CLAIM['vfio-preserve'],
+  },
 ];
 
 export function controlCase(c: { caseName: string }): Case {

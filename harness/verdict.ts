@@ -6,11 +6,11 @@ import { constants } from 'node:os';
 import { Parser, lineTypes, type FinalResults, type Result } from 'tap-parser';
 import { allAssertions, modeOf, qualified, type Case } from '../cases/case.ts';
 import { claimOfAssertion, requiredIn, type RequiredClaim } from '../cases/claims.ts';
-import { AGENT, BAIL, DMA_MARK, HOST, INFO, INFO_PREFIX, infoLine, kexecReboot, marker } from '../cases/contract.ts';
+import { A, AGENT, BAIL, DMA_MARK, HOST, INFO, INFO_PREFIX, infoLine, kexecReboot, marker } from '../cases/contract.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
 import { warningsAllowlist, type AllowedWarning } from '../kernels/warnings-allowlist.ts';
 import { ConsoleWatch, type Splat } from './console-watch.ts';
-import { masterClearedAtFreeze, nvmeWrites, parsePages, type DeviceWrite, refusedCompletions, strayWrite } from './dma-witness.ts';
+import { masterClearedAtFreeze, nvmeWrites, parsePages, readsPendingAt, type DeviceWrite, refusedCompletions, strayWrite } from './dma-witness.ts';
 import { longestGap, type TraceEvent } from './qemu/trace.ts';
 
 /** pass/fail/skip: what the kernel did. error: the guest broke (panic, oops, agent crash, silence).
@@ -604,6 +604,37 @@ function witnessChecks(c: Case, stages: StageReport[], obs: Observation): { asse
   return { assertions, info };
 }
 
+/** no_device_write_after_owner_death (cases with ownerDeathWitness): by QEMU's trace, reads the owner queued were still pending
+ * when the agent said it kills the owner, and the device wrote nothing after the line saying the owner was reaped (it
+ * reaches the host after the reap: a write later than it is later than the owner's death). */
+function ownerDeathChecks(c: Case, stages: StageReport[], obs: Observation): { assertions: Assertion[]; info: Record<string, string> } {
+  const info: Record<string, string> = {};
+  if (!c.ownerDeathWitness) return { assertions: [], info };
+  const name = qualified(c, 1, HOST.no_device_write_after_owner_death); // as hostAssertions(c) names it
+  const expected =
+    "reads the owner queued still pending at its SIGKILL, and no write of the device (QEMU's trace: each read's data, each completion) after the owner was reaped: the dead owner holds no page";
+  const s = stageReport(stages, 1);
+  // The kernel could not preserve the device: the agent's SKIP, with its reason, stands for this one too.
+  const skip = s?.asserts.find((a) => a.name === A.preserve_device_fd)?.skip;
+  if (skip) return { assertions: [{ name, ok: true, skip }], info };
+  const killed = timeOf(s, (l) => l.startsWith(infoLine(INFO.owner_killed, '')));
+  const reaped = timeOf(s, (l) => l.startsWith(infoLine(INFO.owner_reaped, '')));
+  if (!obs.deviceTrace || killed === undefined || reaped === undefined) {
+    const seen = obs.deviceTrace ? `the agent reported no ${killed === undefined ? INFO.owner_killed : INFO.owner_reaped} line` : 'no QEMU trace of the device';
+    return { assertions: [{ name, ok: false, diag: { expected, seen, phase: 'blocked' } }], info };
+  }
+  const writes = nvmeWrites(obs.deviceTrace);
+  const pending = readsPendingAt(obs.deviceTrace, killed);
+  const dying = writes.filter((w) => w.at > killed && w.at <= reaped).length;
+  const after = writes.filter((w) => w.at > reaped);
+  info.owner_death_writes = `${pending} reads pending at the kill line, ${dying} writes between it and the reaped line, ${after.length} after it; ${writes.length} writes checked`;
+  if (!pending) return { assertions: [{ name, ok: false, diag: { expected, seen: 'no read pending at the kill line: the probe is blind', phase: 'device' } }], info };
+  const first = after[0];
+  if (!first) return { assertions: [{ name, ok: true }], info };
+  const seen = `${first.what} landed at ${hex(first.pa)} (page ${hex(first.pa - (first.pa % 4096))}, ${first.len} bytes) ${Math.round(first.at - reaped)} ms after the owner was reaped; ${after.length} writes after the reap`;
+  return { assertions: [{ name, ok: false, diag: { expected, seen, phase: 'device' } }], info };
+}
+
 /** What the host saw when the case's in-flight assertion failed: the old kernel clearing bus mastering (or resetting the
  * device) during the reboot, before the next kernel enumerated PCI, and the completions the device could not write. */
 function explainDropped(c: Case, stages: StageReport[], obs: Observation, assertions: Assertion[]): Assertion[] {
@@ -644,12 +675,13 @@ export function judge(c: Case, obs: Observation, opts: JudgeOptions = {}): CaseR
   const matched = matchStages(c, stages, opts);
   const assertions = explainDropped(c, stages, obs, matched.assertions);
   const witness = witnessChecks(c, stages, obs);
-  Object.assign(base.info, witness.info);
+  const death = ownerDeathChecks(c, stages, obs);
+  Object.assign(base.info, witness.info, death.info);
   // A broken run says nothing about the assertions never reached: list only what the agent reported, and any stray write
   // the device was seen making (it may be why the next kernel broke).
-  const strays = witness.assertions.filter((a) => a.diag?.phase === 'device');
+  const strays = [...witness.assertions, ...death.assertions].filter((a) => a.diag?.phase === 'device');
   if (broken) return { ...base, ...broken, assertions: [...assertions.filter((a) => matched.reported.has(a.name)), ...strays] };
-  const all = [...assertions, ...witness.assertions, ...planChecks(c, stages), ...warningCheck(splats)];
+  const all = [...assertions, ...witness.assertions, ...death.assertions, ...planChecks(c, stages), ...warningCheck(splats)];
   return { ...base, ...caseStatus(all), assertions: all };
 }
 

@@ -44,6 +44,13 @@ struct flow {
 	int abandon;          /* lifecycle: nobody retrieves the device; its session is FINISHed with it running */
 	int unbind;           /* lifecycle: another thread unbinds the retrieved device while its session is FINISHed */
 	int kho_off;          /* lifecycle: the next kernel boots with kho=off, so it takes nothing over */
+	int owner_crash;      /* lifecycle: the owner is SIGKILLed after preserving, before it kexecs */
+};
+
+/* What the owner of lifecycle-owner-crash tells the process that outlives it, in memory both share. */
+struct owner_report {
+	int ready;          /* preserved, reads in flight: kill me */
+	int32_t device_err; /* PRESERVE_FD of the device fd: its errno, 0 if preserved */
 };
 
 /* The other thread of lifecycle-unbind-finish: a sysfs unbind, which waits in VFIO until every file of the device is closed. */
@@ -1058,6 +1065,129 @@ static void handoff(struct handover *h)
 		kexec_into_next(h->p);
 }
 
+#define CRASH_WATCH_MS 8000 /* after the owner is reaped: past when the throttled drive (2 reads a second) serves every read queued */
+#define OWNER_READY_MS 300000 /* the owner's whole first stage, under TCG on a loaded host */
+
+/* The owner: drives the device, leaves reads queued, preserves the memfd and the device fd, then waits for its SIGKILL. */
+static __attribute__((noreturn)) void owner_run(struct handover *h, struct owner_report *r, int ready_fd)
+{
+	struct vh_state st;
+	uint32_t pending;
+
+	stage_first(h);
+	state_for_next(h, &st);
+	create_sessions(h);
+	preserve_memfd(h);
+	preserve_device(h, &st);
+	r->device_err = st.device_err;
+	report_preserved_pages(&h->buf);
+	/* The guest's count; the host's own, from QEMU's trace at the owner_killed line, is the one judged. */
+	pending = h->buf.va ? (uint32_t)__builtin_popcount(nvme_in_flight_untouched(&h->buf, h->f->in_flight)) : 0;
+	ktap_info("in_flight_pending_at_kill", "%u/%u", pending, h->f->in_flight);
+	r->ready = !ktap_failures();
+	if (write(ready_fd, "k", 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/* Waits up to ms for the owner's word: 1 it is ready to be killed, 0 it gave up (exited, or failed a step). */
+static int owner_ready(int fd, const struct owner_report *r, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+
+	return poll(&pfd, 1, ms) == 1 && read(fd, &c, 1) == 1 && r->ready;
+}
+
+/* The owner's session gone with it: a new session of the same name is accepted (LUO refuses a name in use). */
+static void assert_owner_session_gone(void)
+{
+	const char *name = VH_A_OWNER_CRASH_SESSION_GONE;
+	int luofd, s;
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	luofd = luo_open();
+	s = luofd < 0 ? luofd : luo_create_session(luofd, "vh-dma");
+	if (s < 0)
+		fail_soft(name, "owner", -s, "/dev/liveupdate free and CREATE_SESSION vh-dma accepted: the dead owner's session torn down",
+			  "%s", luofd < 0 ? "/dev/liveupdate did not open" : "CREATE_SESSION vh-dma refused");
+	else
+		pass(name);
+	if (s >= 0)
+		close(s);
+	if (luofd >= 0)
+		close(luofd);
+}
+
+/* The device's own register once its owner is gone, read through sysfs: nobody holds it, so it must not master. */
+static void assert_owner_device_stopped(const struct handover *h)
+{
+	const char *name = VH_A_OWNER_CRASH_DEVICE_STOPPED;
+	uint16_t cmd = 0;
+	int err;
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	err = sysfs_command(h->d.bdf, &cmd);
+	if (err)
+		fail_soft(name, "owner", -err, "PCI_COMMAND readable through sysfs", "failed");
+	else if (cmd & PCI_COMMAND_MASTER)
+		fail_soft(name, "owner", 0, "bus master off once the owner that preserved the device is dead", "PCI_COMMAND 0x%04x", cmd);
+	else
+		pass(name);
+}
+
+/* lifecycle-owner-crash: a child owns everything LUO and VFIO hold; this process, which holds none of it, kills it and
+ * watches. The host judges the device's writes after the owner_reaped line (QEMU's trace: harness/dma-witness.ts). */
+static void owner_crash(struct handover *h)
+{
+	struct owner_report *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint64_t t0;
+	int pipefd[2], st, ready;
+	pid_t owner;
+
+	if (r == MAP_FAILED || pipe2(pipefd, O_CLOEXEC)) {
+		ktap_info(VH_INFO_AGENT, VH_AGENT_ERROR " owner-crash: shared page or pipe: %s", errname(errno));
+		return;
+	}
+	owner = fork();
+	if (owner == 0) {
+		close(pipefd[0]);
+		owner_run(h, r, pipefd[1]);
+	}
+	close(pipefd[1]);
+	if (owner < 0) {
+		ktap_info(VH_INFO_AGENT, VH_AGENT_ERROR " owner-crash: fork: %s", errname(errno));
+		return;
+	}
+	ready = owner_ready(pipefd[0], r, OWNER_READY_MS);
+	/* The owner's SKIP, in this process too: its steps SKIP with the same reason. */
+	if (r->device_err)
+		lacks_cap(VH_CLAIM_VFIO_PRESERVE, "LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned %s", errname(r->device_err));
+	if (!ready) {
+		kill(owner, SIGKILL);
+		waitpid(owner, &st, 0);
+		/* The owner's own not ok says why; what it never set up cannot be watched. */
+		ktap_info("owner", "gave up before it was ready to be killed");
+		assert_owner_device_stopped(h);
+		assert_owner_session_gone();
+		return;
+	}
+	t0 = now_ms();
+	ktap_info(VH_INFO_OWNER_KILLED, "pid %d, uptime_ms=%llu", owner, (unsigned long long)uptime_ms());
+	kill(owner, SIGKILL);
+	waitpid(owner, &st, 0);
+	ktap_info(VH_INFO_OWNER_REAPED, "%llu ms after the kill, %s", (unsigned long long)(now_ms() - t0),
+		  WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? "killed by SIGKILL" : "not by SIGKILL");
+	assert_owner_device_stopped(h);
+	assert_owner_session_gone();
+	/* The host's window: every queued read has been served by now, or will never be. */
+	nap_ms(CRASH_WATCH_MS);
+	ktap_info("owner_watch_ms", "%d", CRASH_WATCH_MS);
+}
+
 static int run_flow(const struct plan *p, const struct flow *f)
 {
 	struct handover h = {
@@ -1085,6 +1215,12 @@ static int run_flow(const struct plan *p, const struct flow *f)
 		return ktap_failures() ? 1 : 0;
 	}
 	require_liveupdate();
+	if (f->owner_crash) {
+		owner_crash(&h);
+		assert_sandbox_clean();
+		ktap_trailing_plan();
+		return ktap_failures() ? 1 : 0;
+	}
 	if (p->stage == 1)
 		stage_first(&h);
 	else
@@ -1191,6 +1327,14 @@ int case_lifecycle_unbind_finish(const struct plan *p)
 int case_lifecycle_kho_off(const struct plan *p)
 {
 	static const struct flow f = { .dma = 1, .preserve_device = 1, .kho_off = 1 };
+
+	return run_flow(p, &f);
+}
+
+/* lifecycle-owner-crash: the owner, with reads in flight and the device and memfd preserved, dies by SIGKILL before it kexecs. */
+int case_lifecycle_owner_crash(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .nvme = 1, .in_flight = 9, .owner_crash = 1 };
 
 	return run_flow(p, &f);
 }

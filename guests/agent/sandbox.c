@@ -87,6 +87,7 @@ static const struct rule {
 enum { OBS_VMPIN = 1, OBS_TAINT, OBS_PRESSURE, OBS_REFUSALS, OBS_LISTENER, OBS_PANIC };
 struct obs_req {
 	int op;
+	pid_t pid; /* who asks: the driver, or a process it forked (lifecycle-owner-crash's owner) */
 	uint64_t va, len;
 };
 struct obs_rep {
@@ -249,7 +250,7 @@ int sandbox_enter(int req_w, int rep_r)
 
 static long ask(int op, uint64_t va, uint64_t len, struct obs_rep *out)
 {
-	struct obs_req q = { .op = op, .va = va, .len = len };
+	struct obs_req q = { .op = op, .pid = getpid(), .va = va, .len = len };
 	static struct obs_rep r;
 
 	r.value = -EPIPE;
@@ -516,6 +517,21 @@ static void refusals(struct obs_rep *r)
 	r->value = total;
 }
 
+/* The driver or a child of it: whoever the observer must look at for a request, or an open the watch judges. */
+static pid_t watched(pid_t child, pid_t pid)
+{
+	char path[64], buf[512], *pp;
+
+	if (pid == child || pid <= 0)
+		return child;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_file(path, buf, sizeof(buf)))
+		return child;
+	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after its last ')'. */
+	pp = strrchr(buf, ')');
+	return pp && atoi(pp + 3) == child ? pid : child;
+}
+
 static void serve(pid_t child, int req_r, int rep_w, int *listener)
 {
 	struct obs_req q;
@@ -524,6 +540,7 @@ static void serve(pid_t child, int req_r, int rep_w, int *listener)
 	if (read(req_r, &q, sizeof(q)) != sizeof(q))
 		return;
 	memset(&r, 0, sizeof(r));
+	child = watched(child, q.pid);
 	if (q.op == OBS_VMPIN) {
 		r.value = vmpin_kb(child);
 	} else if (q.op == OBS_TAINT) {
@@ -761,6 +778,7 @@ static void watch_open(pid_t child, int listener, struct seccomp_notif *req, str
 
 	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req))
 		return;
+	child = watched(child, (pid_t)req->pid);
 	addr = req->data.nr == SYS_open || req->data.nr == SYS_creat ? req->data.args[0] : req->data.args[1];
 	if (req->data.nr == SYS_open)
 		how.flags = req->data.args[1];

@@ -35,6 +35,7 @@ const recorded: Record<string, string> = {
   'lifecycle-unbind-finish': 'lifecycle-unbind-finish-fixed',
   // The reference series leaves the device mastering (its own test below); upstream clears bus mastering at every kexec.
   'lifecycle-kho-off': 'lifecycle-kho-off-upstream',
+  'lifecycle-owner-crash': 'lifecycle-owner-crash-reference',
 };
 
 function observed(c: Case) {
