@@ -17,6 +17,6 @@ describe('entry points', () => {
     const checkSeries = resolve(import.meta.dirname, '..', '..', 'kernels', 'patches', 'check-series');
     const r = await execa(checkSeries, [], { cwd: tmpdir(), reject: false });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr.trim()).toBe('check-series: usage: check-series DIR [CASE...]');
+    expect(r.stderr.trim()).toBe('check-series: usage: check-series DIR [CASE...] [--series-base PATH]');
   });
 });
