@@ -1,7 +1,7 @@
 // A series that sits on upstream's names that base in its folder; --series-base supplies it, and
 // without it the command stops with one line naming what is missing and how to fetch it.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -87,8 +87,8 @@ describe('series-base', () => {
     expect(refusal(() => parseKernelSpec('debian:7.3', join(dir, 's')))).toMatch(/^series s applies on top of PCI \(/);
   });
 
-  // The series' own patches land in the commit after this one.
-  it.runIf(readdirSync(series).some((f) => f.endsWith('.patch')))('with the upstream folder the base comes first, then the series, and the hash covers both', () => {
+  // Needs the workspace's ../shared beside the repo (a clone elsewhere has no base to apply): skipped, named, there.
+  it.runIf(existsSync(upstream))('with the upstream folder the base comes first, then the series, and the hash covers both', () => {
     const spec = parseKernelSpec('debian:7.3+noiommu-continuous-dma', undefined, upstream);
     expect(spec).toMatchObject({ kind: 'debian', patches: series, base: upstream });
     const s = loadSeries(series, upstream);
@@ -101,6 +101,8 @@ describe('series-base', () => {
     const cols = matrixColumns(tokens(['--kernel', 'debian:7.3', '--kernel', 'debian:7.3+noiommu-continuous-dma']), upstream);
     expect(cols.map((c) => ('base' in c.spec ? c.spec.base : undefined))).toEqual([undefined, upstream]);
   });
+
+  if (!existsSync(upstream)) it.skip(`with the upstream folder: needs ${upstream} (the workspace's ../shared beside the repo)`, () => {});
 
   it('the CLI prints that one line on stderr, nothing on stdout, exit 2, no stack trace', () => {
     const r = spawnSync(join(repoRoot, 'vfio-handover'), ['run', 'vfio-handover', '--kernel', 'debian:7.3+noiommu-continuous-dma'], { encoding: 'utf8' });
