@@ -17,37 +17,6 @@ struct iommu_dma {
 	long pin_mapped;   /* and after it */
 };
 
-static void assert_ioas_map_at_iova(struct iommu_dma *t)
-{
-	int err;
-
-	if (!step(VH_A_IOAS_MAP))
-		return;
-	t->pin_before = observe_vmpin_kb();
-	err = dmabuf_create(&t->buf, t->p->pages, IOVA);
-	t->buf.by_iova = 1;
-	if (!err)
-		err = ioas_map(t->d.iommufd, t->d.ioas, t->buf.va, t->buf.len, t->buf.iova);
-	if (err)
-		fail_hard(VH_A_IOAS_MAP, "map", -err, "IOMMU_IOAS_MAP of a memfd-backed buffer", "%d pages failed", t->p->pages);
-	else
-		pass(VH_A_IOAS_MAP);
-}
-
-static void assert_vmpin_grows(struct iommu_dma *t)
-{
-	const char *name = VH_A_VMPIN_GROWS_BY_MAPPED_SIZE;
-
-	if (!step(name))
-		return;
-	t->pin_mapped = observe_vmpin_kb();
-	if (t->pin_before < 0 || t->pin_mapped - t->pin_before != (long)(t->buf.len / 1024))
-		fail_soft(name, "map", 0, "VmPin grows by the mapped size", "VmPin %ld kB -> %ld kB for %llu kB mapped", t->pin_before, t->pin_mapped,
-			  (unsigned long long)t->buf.len / 1024);
-	else
-		pass(name);
-}
-
 int case_iommu_dma(const struct plan *p)
 {
 	struct iommu_dma t = { .p = p, .d = { .bdf = p->dma_bdf, .devfd = -1, .iommufd = -1 } };
@@ -62,8 +31,8 @@ int case_iommu_dma(const struct plan *p)
 	assert_attach_ioas(&t.d);
 	assert_iommu_hw_info(&t.d);
 	assert_edu_bar0(&t.d);
-	assert_ioas_map_at_iova(&t);
-	assert_vmpin_grows(&t);
+	assert_ioas_map_buffer(&t.d, &t.buf, p->pages, IOVA, 1, &t.pin_before);
+	assert_vmpin_grows(&t.buf, t.pin_before, &t.pin_mapped);
 	assert_dma_roundtrip(&t.d, &t.buf, VH_A_DMA_ROUNDTRIP_EVERY_PAGE, !strcmp(p->cheat, VH_CHEAT_WRONG_DMA));
 	assert_dma_outside_ioas_blocked(&t.d, &t.buf, !strcmp(p->cheat, VH_CHEAT_MAP_PA));
 	assert_unmap_restores(&t.d, &t.buf, t.pin_before, &t.pin_mapped);

@@ -38,41 +38,6 @@ static void induce(const struct plan *p)
 	}
 }
 
-static void assert_ioas_map(struct noiommu_dma *t)
-{
-	int err;
-
-	if (!step(VH_A_IOAS_MAP))
-		return;
-	t->pin_before = observe_vmpin_kb();
-	err = dmabuf_create(&t->buf, t->p->pages, IOVA);
-	if (!err)
-		err = ioas_map(t->d.iommufd, t->d.ioas, t->buf.va, t->buf.len, t->buf.iova);
-	if (err)
-		fail_hard(VH_A_IOAS_MAP, "map", -err, "IOMMU_IOAS_MAP of a memfd-backed buffer", "%d pages failed", t->p->pages);
-	else
-		pass(VH_A_IOAS_MAP);
-	/* Negative controls: what legacy no-IOMMU drivers do to keep memory in place. */
-	driver_cheat(t->p->cheat, &t->buf, t->d.bdf);
-}
-
-static void assert_vmpin_grows(struct noiommu_dma *t)
-{
-	const char *name = VH_A_VMPIN_GROWS_BY_MAPPED_SIZE;
-	long before = t->pin_before, mapped;
-
-	if (!step(name))
-		return;
-	mapped = t->pin_mapped = observe_vmpin_kb();
-	if (before < 0 || mapped < 0)
-		fail_soft(name, "map", (int)-(before < 0 ? before : mapped), "the observer reads VmPin", "VmPin %ld before map, %ld mapped", before, mapped);
-	else if (mapped - before != (long)(t->buf.len / 1024))
-		fail_soft(name, "map", 0, "VmPin grows by the mapped size", "VmPin %ld kB -> %ld kB for %llu kB mapped", before, mapped,
-			  (unsigned long long)t->buf.len / 1024);
-	else
-		pass(name);
-}
-
 /* Negative control: physical addresses the old way, from /proc/self/pagemap. */
 static void cheat_pagemap(void)
 {
@@ -191,8 +156,11 @@ int case_noiommu_dma(const struct plan *p)
 	assert_ioas_alloc(&t.d);
 	assert_attach_ioas(&t.d);
 	assert_edu_bar0(&t.d);
-	assert_ioas_map(&t);
-	assert_vmpin_grows(&t);
+	assert_ioas_map_buffer(&t.d, &t.buf, p->pages, IOVA, 0, &t.pin_before);
+	/* Negative controls: what legacy no-IOMMU drivers do to keep memory in place. */
+	if (t.buf.va)
+		driver_cheat(p->cheat, &t.buf, t.d.bdf);
+	assert_vmpin_grows(&t.buf, t.pin_before, &t.pin_mapped);
 	assert_get_pa_every_page(&t.d, &t.buf);
 	if (!strcmp(p->cheat, VH_CHEAT_PAGEMAP))
 		cheat_pagemap();

@@ -645,3 +645,38 @@ void assert_iommu_hw_info(struct vdev *d)
 	else
 		pass(name);
 }
+
+/* A new memfd buffer mapped at iova with IOMMU_IOAS_MAP (so pinned by the kernel); *pin_before is VmPin before it. */
+void assert_ioas_map_buffer(struct vdev *d, struct dmabuf *b, int pages, uint64_t iova, int by_iova, long *pin_before)
+{
+	int err;
+
+	if (!step(VH_A_IOAS_MAP))
+		return;
+	*pin_before = observe_vmpin_kb();
+	err = dmabuf_create(b, pages, iova);
+	b->by_iova = by_iova;
+	if (!err)
+		err = ioas_map(d->iommufd, d->ioas, b->va, b->len, b->iova);
+	if (err)
+		fail_hard(VH_A_IOAS_MAP, "map", -err, "IOMMU_IOAS_MAP of a memfd-backed buffer", "%d pages failed", pages);
+	else
+		pass(VH_A_IOAS_MAP);
+}
+
+/* The kernel's pin accounting, read by the observer: VmPin grew by exactly the buffer; *mapped is the reading. */
+void assert_vmpin_grows(const struct dmabuf *b, long before, long *mapped)
+{
+	const char *name = VH_A_VMPIN_GROWS_BY_MAPPED_SIZE;
+
+	if (!step(name))
+		return;
+	*mapped = observe_vmpin_kb();
+	if (before < 0 || *mapped < 0)
+		fail_soft(name, "map", (int)-(before < 0 ? before : *mapped), "the observer reads VmPin", "VmPin %ld before map, %ld mapped", before, *mapped);
+	else if (*mapped - before != (long)(b->len / 1024))
+		fail_soft(name, "map", 0, "VmPin grows by the mapped size", "VmPin %ld kB -> %ld kB for %llu kB mapped", before, *mapped,
+			  (unsigned long long)b->len / 1024);
+	else
+		pass(name);
+}

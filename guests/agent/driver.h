@@ -33,6 +33,9 @@ void assert_bound_to_vfio_pci(struct vdev *d);
 void assert_noiommu_cdev(struct vdev *d);
 void assert_iommu_cdev(struct vdev *d);
 void assert_iommu_hw_info(struct vdev *d);
+/* ioas_map: a new memfd buffer mapped at iova (by_iova: the device is given IOVAs); *pin_before is VmPin before it. */
+void assert_ioas_map_buffer(struct vdev *d, struct dmabuf *b, int pages, uint64_t iova, int by_iova, long *pin_before);
+void assert_vmpin_grows(const struct dmabuf *b, long before, long *mapped);
 /* map_pa: a negative control (vh.cheat=map-pa), the driver maps page 0 at the target IOVA so the transfer lands. */
 void assert_dma_outside_ioas_blocked(struct vdev *d, struct dmabuf *b, int map_pa);
 void assert_taint_user(void);
