@@ -304,13 +304,13 @@ export function judgeControl(c: Judged, r: CaseResult, required: RequiredClaim[]
 /** One assertion's verdict on a control: failed, and for this cheat. */
 function judgeOne(c: Judged, r: CaseResult, require: Claim[]): ControlVerdict {
   if (r.status === 'error') return { caught: false, detail: `the run itself failed: ${r.reason}` };
-  // The case never booted: this kernel's config lacks what it needs (an image without the iommu fragment).
-  if (r.status === 'skip' && r.assertions.length === 0) return { caught: false, skip: r.reason, detail: `cannot run here: ${r.reason}` };
   const needs = c.needs;
   // A SKIP for the claim, or one the verdict already turned into a --require failure.
   const lacking = needs && r.assertions.map((a) => a.skip ?? (a.diag?.phase === 'require' ? String(a.diag.seen) : '')).find((s) => s.startsWith(`${needs}:`));
   if (needs && lacking && require.includes(needs)) return { caught: false, detail: `cannot run here, and --require ${needs}: ${lacking}` };
   if (lacking) return { caught: false, skip: lacking, detail: `cannot run here: ${lacking}` };
+  // The case never booted: this kernel's config lacks what it needs (an image without the iommu fragment).
+  if (r.status === 'skip' && r.assertions.every((x) => x.skip === r.reason)) return { caught: false, skip: r.reason, detail: `cannot run here: ${r.reason}` };
   const a = r.assertions.find((x) => x.name === c.caughtBy);
   if (!a) return { caught: false, detail: `${c.caughtBy} was not reported` };
   if (a.ok) return { caught: false, detail: `${c.caughtBy} stayed ok${a.skip ? ` (SKIP ${a.skip})` : ''}: ${c.guard} let it through` };

@@ -1,7 +1,8 @@
 // A control counts as caught only when its own guard's assertion failed for its own reason.
 import { describe, expect, it } from 'vitest';
 import { controls, judgeControl } from '../../harness/selftest.ts';
-import { judge, type CaseResult } from '../../harness/verdict.ts';
+import { judge, skipped, type CaseResult } from '../../harness/verdict.ts';
+import iommuDma from '../../cases/iommu-dma.ts';
 import vfioHandover from '../../cases/vfio-handover.ts';
 import dmaAcrossKexec from '../../cases/dma-across-kexec.ts';
 import { exit0, fx } from './fixtures.ts';
@@ -16,6 +17,12 @@ const result = (ok: boolean, seen: string): CaseResult => ({
 });
 
 describe('judgeControl', () => {
+  it("never counts a control caught when its case SKIPped before booting (a kernel without the iommu fragment): SKIP with that reason", () => {
+    const mapPa = controls.find((c) => c.cheat === 'map-pa')!;
+    const reason = 'kernel config lacks capability: CONFIG_INTEL_IOMMU=y requested by kernels/fragments/iommu.config did not land (the kernel has n)';
+    expect(judgeControl(mapPa, skipped(iommuDma, reason))).toEqual({ caught: false, skip: reason, detail: `cannot run here: ${reason}` });
+  });
+
   it('is caught when the guard names the cheat', () => {
     expect(judgeControl(mlock, result(false, 'seccomp refused mlock x1'))).toEqual({
       caught: true,
