@@ -43,6 +43,9 @@ const fixed: Partial<Record<AssertionName | HostAssertionName | typeof kexecRebo
   [HOST.no_device_write_after_owner_death]: 'vfio-running',
   // The dead owner's preservation torn down with it.
   [A.owner_crash_session_gone]: 'vfio-preserve',
+  // A preserved device is frozen for the kexec: nothing may change its interrupts after that.
+  [A.irq_race_armed]: 'vfio-preserve',
+  [A.set_irqs_refused_after_freeze]: 'vfio-preserve',
 };
 
 /** Whether the case hands the vfio device fd over (its later stages then stand for vfio-preserve). */

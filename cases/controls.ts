@@ -84,6 +84,8 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.unbind_in_progress]: { guarantee: "a sysfs unbind of the retrieved device, from another thread, reaches VFIO and waits for the device's file (its request eventfd signalled)", controls: [stream] },
   [A.unbind_completes]: { guarantee: 'FINISH during that unbind completes, and the unbind returns, the device driverless, once its owner closes it', controls: [stream] },
   [A.owner_crash_device_stopped]: { guarantee: 'the owner that preserved a running device dies (SIGKILL) before it kexecs: the device is stopped (bus master off in its config space)', controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/unpreserve-keeps-file' }, stream] },
+  [A.irq_race_armed]: { guarantee: 'the race is set up: its log memfd preserved, a SET_IRQS accepted and a LUO session ioctl answered before the reboot', controls: [stream] },
+  [A.set_irqs_refused_after_freeze]: { guarantee: 'once a preserved device is frozen for the kexec, VFIO_DEVICE_SET_IRQS from another thread is refused, up to the kexec', controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.owner_crash_session_gone]: { guarantee: "the dead owner's LUO session is torn down with it: /dev/liveupdate is free and a session of the same name is accepted", controls: [stream] },
   [A.unclaimed_device_stopped]: { guarantee: 'a next kernel booted with kho=off takes nothing over, and no device the previous kernel handed over is left bus mastering in it', controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.nvme_io_resumes]: { guarantee: "after the kexec the previous stage's I/O queues work on, without reinitialising the controller", controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/reset-on-open' }, stream] },

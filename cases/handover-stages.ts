@@ -94,6 +94,13 @@ export function unbindDuringFinish(): Stage[] {
   return [first!, { assertions: [...body, A.unbind_in_progress, A.luo_finish, A.unbind_completes, A.sandbox_no_refusals] }];
 }
 
+/** A lifecycle case: vfio-handover's first stage starts a thread calling SET_IRQS on the device, and one probing LUO's
+ * session lock, just before the reboot; the next stage reads their log from a preserved memfd and checks the freeze. */
+export function irqAfterFreeze(): Stage[] {
+  const [first] = dmaDeviceHandover({ iommufd: false });
+  return [{ assertions: [...first!.assertions, A.irq_race_armed] }, { assertions: [A.state_crossed_kexec, A.set_irqs_refused_after_freeze, A.sandbox_no_refusals] }];
+}
+
 /** A lifecycle case: vfio-handover's first stage kexecs into kho=off, a kernel that takes nothing over; its stage checks the
  * device left running is stopped (it cannot retrieve anything, so it reports what was lost instead). */
 export function nextKernelKhoOff(): Stage[] {

@@ -3,6 +3,7 @@
  * kernel, which checks what crossed. The assertion order here is the contract with cases/. */
 #include "driver.h"
 #include "edu.h"
+#include "irq_race.h"
 #include "kmsg.h"
 #include "ktap.h"
 #include "luo.h"
@@ -31,6 +32,7 @@
 #define TOKEN_MEMFD 0x10
 #define TOKEN_DEVICE 0x20
 #define TOKEN_IOMMUFD 0x30
+#define TOKEN_IRQ_RACE 0x40
 
 struct flow {
 	int dma;              /* edu: DMA over a LUO-preserved memfd */
@@ -45,6 +47,7 @@ struct flow {
 	int unbind;           /* lifecycle: another thread unbinds the retrieved device while its session is FINISHed */
 	int kho_off;          /* lifecycle: the next kernel boots with kho=off, so it takes nothing over */
 	int owner_crash;      /* lifecycle: the owner is SIGKILLed after preserving, before it kexecs */
+	int irq_race;         /* lifecycle: another thread keeps calling SET_IRQS while the kernel freezes for the kexec */
 };
 
 /* What the owner of lifecycle-owner-crash tells the process that outlives it, in memory both share. */
@@ -775,6 +778,36 @@ static void assert_unbind_completes(struct handover *h)
 		pass(name);
 }
 
+/* The racer's log, as the CPUs left it: from its first refusal on, every SET_IRQS refused, and one was. */
+static void assert_irqs_refused_after_freeze(const struct handover *h)
+{
+	const char *name = VH_A_SET_IRQS_REFUSED_AFTER_FREEZE;
+	struct irq_race_verdict v;
+	struct irq_race_log *log;
+	int fd;
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	fd = luo_retrieve(h->in_state, TOKEN_IRQ_RACE);
+	log = fd < 0 ? MAP_FAILED : mmap(NULL, sizeof(*log), PROT_READ, MAP_SHARED, fd, 0);
+	if (log == MAP_FAILED) {
+		fail_hard(name, "retrieve", fd < 0 ? -fd : errno, "the race log retrieved and mapped", "failed");
+		return;
+	}
+	irq_race_judge(log, &v);
+	munmap(log, sizeof(*log));
+	close(fd);
+	/* The race did not happen: no verdict either way, so the stage is broken, not failed. */
+	if (!v.ran)
+		ktap_bail("%s: %s", name, v.text);
+	else if (v.ok) {
+		ktap_info("irq_race", "%s", v.text);
+		pass(name);
+	} else {
+		fail_soft(name, "kexec", 0, "VFIO_DEVICE_SET_IRQS refused once the device is frozen for the kexec", "%s", v.text);
+	}
+}
+
 /* The next kernel takes nothing over (kho=off): whatever the previous kernel left running is nobody's. */
 static void assert_unclaimed_device_stopped(const struct handover *h)
 {
@@ -1040,6 +1073,30 @@ static void report_preserved_pages(const struct dmabuf *b)
 	ktap_info(VH_INFO_PRESERVED_PAGES, "%s", list);
 }
 
+/* Last before the reboot: the racer's log preserved in the state session, both threads through one call each. */
+static void arm_irq_race(const struct handover *h)
+{
+	const char *name = VH_A_IRQ_RACE_ARMED;
+	struct irq_race_log *log = NULL;
+	int fd = -1, err;
+
+	if (!step_cap(name, VH_CLAIM_VFIO_PRESERVE))
+		return;
+	err = irq_race_log_create(&fd, &log);
+	if (!err)
+		err = luo_preserve(h->s_state, fd, TOKEN_IRQ_RACE);
+	if (!err)
+		err = irq_race_start(log, h->d.devfd, h->s_state);
+	if (err)
+		fail_hard(name, "preserve", -err, "the race log preserved and both threads running", "failed");
+	else if (log->first_err)
+		fail_hard(name, "preserve", -log->first_err, "VFIO_DEVICE_SET_IRQS (request trigger, DATA_BOOL false) accepted before any freeze", "refused");
+	else if (log->probe_err)
+		fail_hard(name, "preserve", -log->probe_err, "LIVEUPDATE_SESSION_GET_NAME of the state session answered", "refused");
+	else
+		pass(name);
+}
+
 static void handoff(struct handover *h)
 {
 	struct vh_state st;
@@ -1061,6 +1118,8 @@ static void handoff(struct handover *h)
 		report_preserved_pages(&h->buf);
 		ktap_info("in_flight_landed_before_kexec", "%u/%u", nvme_in_flight_landed(&h->buf, h->f->in_flight), h->f->in_flight);
 	}
+	if (h->f->irq_race)
+		arm_irq_race(h);
 	if (!ktap_failures())
 		kexec_into_next(h->p);
 }
@@ -1215,6 +1274,13 @@ static int run_flow(const struct plan *p, const struct flow *f)
 		return ktap_failures() ? 1 : 0;
 	}
 	require_liveupdate();
+	if (p->stage > 1 && f->irq_race) {
+		if (!retrieve_state(&h))
+			assert_irqs_refused_after_freeze(&h);
+		assert_sandbox_clean();
+		ktap_trailing_plan();
+		return ktap_failures() ? 1 : 0;
+	}
 	if (f->owner_crash) {
 		owner_crash(&h);
 		assert_sandbox_clean();
@@ -1335,6 +1401,14 @@ int case_lifecycle_kho_off(const struct plan *p)
 int case_lifecycle_owner_crash(const struct plan *p)
 {
 	static const struct flow f = { .dma = 1, .preserve_device = 1, .nvme = 1, .in_flight = 9, .owner_crash = 1 };
+
+	return run_flow(p, &f);
+}
+
+/* lifecycle-irq-after-freeze: while the kernel freezes for the kexec, another thread keeps calling SET_IRQS on the device. */
+int case_lifecycle_irq_after_freeze(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .irq_race = 1 };
 
 	return run_flow(p, &f);
 }

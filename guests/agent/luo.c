@@ -47,6 +47,16 @@ int luo_retrieve(int session, uint64_t token)
 	return ioctl(session, LIVEUPDATE_SESSION_RETRIEVE_FD, &r) < 0 ? -errno : r.fd;
 }
 
+int luo_session_name(int session, char *out, size_t cap)
+{
+	struct liveupdate_session_get_name g = { .size = sizeof(g) };
+
+	if (ioctl(session, LIVEUPDATE_SESSION_GET_NAME, &g) < 0)
+		return -errno;
+	snprintf(out, cap, "%.*s", (int)sizeof(g.name), (const char *)g.name);
+	return 0;
+}
+
 int luo_finish(int session)
 {
 	struct liveupdate_session_finish f = { .size = sizeof(f) };

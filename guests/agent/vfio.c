@@ -321,6 +321,18 @@ int vfio_irq_enable(int devfd, uint32_t *index)
 	return err;
 }
 
+/* VFIO_DEVICE_SET_IRQS that changes nothing (the request trigger, DATA_BOOL false): what a frozen device must refuse. */
+int vfio_set_irqs_noop(int devfd)
+{
+	char raw[sizeof(struct vfio_irq_set) + 1];
+	struct vfio_irq_set *set = (struct vfio_irq_set *)raw;
+
+	*set = (struct vfio_irq_set){ .argsz = sizeof(raw), .index = VFIO_PCI_REQ_IRQ_INDEX, .start = 0, .count = 1,
+				      .flags = VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER };
+	set->data[0] = 0;
+	return xioctl(devfd, VFIO_DEVICE_SET_IRQS, set);
+}
+
 /* Arms VFIO's device request with an eventfd: the kernel signals it when it wants the device back (an unbind). */
 int vfio_req_eventfd(int devfd)
 {

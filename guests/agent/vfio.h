@@ -17,6 +17,8 @@ int vfio_config_write16(int devfd, uint32_t off, uint16_t val);
 int vfio_irq_enable(int devfd, uint32_t *index);
 /* An eventfd VFIO signals when the kernel asks for the device back, or -errno. */
 int vfio_req_eventfd(int devfd);
+/* SET_IRQS of the request trigger with DATA_BOOL false: accepted by a live device, a no-op. 0 or -errno. */
+int vfio_set_irqs_noop(int devfd);
 /* Maps a BAR through the device fd. */
 volatile uint8_t *vfio_map_bar(int devfd, uint32_t bar, uint64_t *size, int *err);
 

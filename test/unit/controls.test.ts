@@ -36,6 +36,8 @@ const recorded: Record<string, string> = {
   // The reference series leaves the device mastering (its own test below); upstream clears bus mastering at every kexec.
   'lifecycle-kho-off': 'lifecycle-kho-off-upstream',
   'lifecycle-owner-crash': 'lifecycle-owner-crash-reference',
+  // The reference series takes SET_IRQS after freeze (its own test below); v2 refuses it, as upstream does.
+  'lifecycle-irq-after-freeze': 'lifecycle-irq-after-freeze-v2',
 };
 
 function observed(c: Case) {
@@ -149,6 +151,22 @@ describe('guarantee -> assertion -> control', () => {
     // The next kernel found the hand-over, then dropped it: its own words.
     expect(obs.console).toMatch(/KHO: found kexec handover data\.[^]*luo: Disabling liveupdate because KHO is disabled/);
     expect(obs.console).toMatch(/Kernel command line: .* vh\.stage=2 kho=off\r?\n/);
+  });
+
+  it('lifecycle-irq-after-freeze: the reference series takes SET_IRQS up to the kexec; upstream and v2 refuse it from the freeze on with EIO; 7.3 SKIPs', () => {
+    const c = allCases.find((k) => k.name === 'lifecycle-irq-after-freeze')!;
+    const ref = judge(c, recordedObservation('lifecycle-irq-after-freeze-reference', c));
+    expect(ref.status).toBe('fail');
+    expect(ref.assertions.filter((a) => !a.ok)).toMatchObject([
+      { name: 'stage2/set_irqs_refused_after_freeze', diag: { seen: "at least 1024 SET_IRQS calls began after LUO's serializer took the sessions, up to the kexec, and every one returned 0" } },
+    ]);
+    for (const dir of ['lifecycle-irq-after-freeze-upstream', 'lifecycle-irq-after-freeze-v2']) {
+      const r = judge(c, recordedObservation(dir, c));
+      expect(r.status, dir).toBe('pass');
+      // Accepted before the freeze, refused from it on: the transition is in the log, not only refusals.
+      expect(r.info['stage2/irq_race'], dir).toMatch(/^calls 1-\d+ returned 0, then calls \d+-\d+ were refused with EIO up to the kexec \(the last \d+ began after LUO's serializer took the sessions, 0 of them accepted\)$/);
+    }
+    expect(judge(c, recordedObservation('lifecycle-irq-after-freeze-7.3', c))).toMatchObject({ status: 'skip', reason: 'vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT' });
   });
 
   it('fails a case whose console carries a kernel warning (recorded: the two-socket shape that WARNed in topology_sane)', () => {

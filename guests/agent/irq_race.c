@@ -1,0 +1,170 @@
+#include "irq_race.h"
+#include "agent.h"
+#include "luo.h"
+#include "nvme.h"
+#include "vfio.h"
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define IRQ_RACE_MAGIC 0x49525143u
+#define RACER_STACK (64 * 1024)
+#define START_WAIT_MS 30000 /* both threads' first call, under TCG on a loaded host */
+
+struct racer {
+	struct irq_race_log *log;
+	int fd;
+};
+
+static struct racer set_irqs_racer, probe_racer;
+
+static const char *errname(int err)
+{
+	const char *n = strerrorname_np(err < 0 ? -err : err);
+
+	return err ? (n ? n : "?") : "0";
+}
+
+int irq_race_log_create(int *logfd, struct irq_race_log **log)
+{
+	size_t len = (sizeof(**log) + VH_PAGE - 1) / VH_PAGE * VH_PAGE;
+	int fd = memfd_create("vh-irq-race", MFD_CLOEXEC);
+	void *va;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len)) {
+		close(fd);
+		return -errno;
+	}
+	va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (va == MAP_FAILED) {
+		close(fd);
+		return -errno;
+	}
+	/* Every page written before PRESERVE_FD, which pins what is there. */
+	memset(va, 0, len);
+	*log = va;
+	(*log)->magic = IRQ_RACE_MAGIC;
+	*logfd = fd;
+	return 0;
+}
+
+/* Each call is written whole before the count says it exists: the kexec can stop this thread anywhere. */
+static int set_irqs_task(void *arg)
+{
+	struct racer *r = arg;
+	struct irq_race_log *log = r->log;
+
+	for (uint32_t k = 1;; k++) {
+		struct irq_race_call *c = &log->ring[(k - 1) % IRQ_RACE_RING];
+		uint32_t probe = __atomic_load_n(&log->probes_started, __ATOMIC_ACQUIRE);
+		int err = vfio_set_irqs_noop(r->fd);
+
+		if (k == 1)
+			log->first_err = err;
+		if (err && !log->first_refused) {
+			log->refused_err = err;
+			log->refused_probe = probe;
+			log->first_refused = k;
+		} else if (!err && log->first_refused) {
+			log->late++;
+		}
+		c->probe = probe;
+		c->err = err;
+		__atomic_store_n(&c->k, k, __ATOMIC_RELEASE);
+		__atomic_store_n(&log->calls, k, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+/* LUO's serializer takes its rwsem for writing and keeps it until the kexec: the session ioctl it catches never returns. */
+static int probe_task(void *arg)
+{
+	struct racer *r = arg;
+	struct irq_race_log *log = r->log;
+
+	for (uint32_t k = 1;; k++) {
+		char name[64];
+		int err;
+
+		__atomic_store_n(&log->probes_started, k, __ATOMIC_RELEASE);
+		err = luo_session_name(r->fd, name, sizeof(name));
+		if (k == 1)
+			log->probe_err = err;
+		__atomic_store_n(&log->probes_returned, k, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+/* Memory and fds shared; not pthread_create, which mprotects a guard page the sandbox refuses. */
+static int start_task(int (*fn)(void *), struct racer *r)
+{
+	void *stack = mmap(NULL, RACER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+
+	if (stack == MAP_FAILED)
+		return -errno;
+	return clone(fn, (char *)stack + RACER_STACK, CLONE_VM | CLONE_FILES | CLONE_FS | SIGCHLD, r) < 0 ? -errno : 0;
+}
+
+int irq_race_start(struct irq_race_log *log, int devfd, int session)
+{
+	uint64_t t0 = now_ms();
+	int err;
+
+	set_irqs_racer = (struct racer){ .log = log, .fd = devfd };
+	probe_racer = (struct racer){ .log = log, .fd = session };
+	err = start_task(set_irqs_task, &set_irqs_racer);
+	if (!err)
+		err = start_task(probe_task, &probe_racer);
+	while (!err && !(__atomic_load_n(&log->calls, __ATOMIC_ACQUIRE) && __atomic_load_n(&log->probes_returned, __ATOMIC_ACQUIRE))) {
+		if (now_ms() - t0 > START_WAIT_MS)
+			return -ETIMEDOUT;
+		nap_ms(1);
+	}
+	return err;
+}
+
+/* The calls that began after the probe's last, never-returning call began: LUO's serializer held the sessions by then. */
+void irq_race_judge(const struct irq_race_log *log, struct irq_race_verdict *v)
+{
+	uint32_t n = log->calls, last = log->probes_started, first = n > IRQ_RACE_RING ? n - IRQ_RACE_RING + 1 : 1;
+	uint32_t after = 0, accepted = 0, oldest_after = 0;
+
+	memset(v, 0, sizeof(*v));
+	if (log->magic != IRQ_RACE_MAGIC) {
+		snprintf(v->text, sizeof(v->text), "the race log crossed without its magic (0x%x)", log->magic);
+		return;
+	}
+	if (log->probes_returned + 1 != last) {
+		snprintf(v->text, sizeof(v->text), "the LUO probe did not block: %u started, %u returned", last, log->probes_returned);
+		return;
+	}
+	for (uint32_t k = first; k <= n; k++) {
+		const struct irq_race_call *c = &log->ring[(k - 1) % IRQ_RACE_RING];
+
+		if (c->k != k || c->probe != last)
+			continue;
+		if (!after++)
+			oldest_after = k;
+		accepted += !c->err;
+	}
+	v->ran = after > 0;
+	if (!v->ran)
+		snprintf(v->text, sizeof(v->text), "no SET_IRQS began after LUO's serializer took the sessions (%u calls, probe %u)", n, last);
+	else if (!log->first_refused)
+		snprintf(v->text, sizeof(v->text), "%s%u SET_IRQS calls began after LUO's serializer took the sessions, up to the kexec, and every one returned 0",
+			 oldest_after == first && first > 1 ? "at least " : "", after);
+	else if (log->late)
+		snprintf(v->text, sizeof(v->text), "%u SET_IRQS calls returned 0 after call %u was refused with %s", log->late, log->first_refused,
+			 errname(log->refused_err));
+	else {
+		v->ok = 1;
+		snprintf(v->text, sizeof(v->text), "calls 1-%u returned 0, then calls %u-%u were refused with %s up to the kexec (the last %u began after LUO's serializer took the sessions, %u of them accepted)",
+			 log->first_refused - 1, log->first_refused, n, errname(log->refused_err), after, accepted);
+	}
+}
