@@ -1247,6 +1247,14 @@ static void owner_crash(struct handover *h)
 	ktap_info("owner_watch_ms", "%d", CRASH_WATCH_MS);
 }
 
+/* A stage that does not kexec ends here: the sandbox's refusals count up to its last step. */
+static int end_last_stage(void)
+{
+	assert_sandbox_clean();
+	ktap_trailing_plan();
+	return ktap_failures() ? 1 : 0;
+}
+
 static int run_flow(const struct plan *p, const struct flow *f)
 {
 	struct handover h = {
@@ -1269,23 +1277,17 @@ static int run_flow(const struct plan *p, const struct flow *f)
 	require_dma_mode(p->iommu, h.d.bdf);
 	if (p->stage > 1 && f->kho_off) {
 		assert_unclaimed_device_stopped(&h);
-		assert_sandbox_clean();
-		ktap_trailing_plan();
-		return ktap_failures() ? 1 : 0;
+		return end_last_stage();
 	}
 	require_liveupdate();
 	if (p->stage > 1 && f->irq_race) {
 		if (!retrieve_state(&h))
 			assert_irqs_refused_after_freeze(&h);
-		assert_sandbox_clean();
-		ktap_trailing_plan();
-		return ktap_failures() ? 1 : 0;
+		return end_last_stage();
 	}
 	if (f->owner_crash) {
 		owner_crash(&h);
-		assert_sandbox_clean();
-		ktap_trailing_plan();
-		return ktap_failures() ? 1 : 0;
+		return end_last_stage();
 	}
 	if (p->stage == 1)
 		stage_first(&h);
@@ -1297,11 +1299,9 @@ static int run_flow(const struct plan *p, const struct flow *f)
 		assert_unbind_completes(&h);
 	if (p->stage < p->stages) {
 		handoff(&h);
-	} else {
-		assert_sandbox_clean();
-		ktap_trailing_plan();
+		return ktap_failures() ? 1 : 0;
 	}
-	return ktap_failures() ? 1 : 0;
+	return end_last_stage();
 }
 
 int case_luo_dma_buffer(const struct plan *p)

@@ -24,12 +24,14 @@ struct irq_race_log {
 	int32_t refused_err;
 	uint32_t refused_probe;
 	uint32_t late;            /* calls that returned 0 after one was refused */
+	int32_t pin_err;          /* sched_setaffinity of a thread to its CPU */
 	struct irq_race_call ring[IRQ_RACE_RING];
 };
 
 /* Creates the log memfd (its fd in *logfd, its mapping in *log), or -errno. */
 int irq_race_log_create(int *logfd, struct irq_race_log **log);
-/* Starts the SET_IRQS thread on devfd and the LUO probe thread on session; waits for each to finish one call. 0 or -errno. */
+/* Starts the SET_IRQS thread on devfd and the LUO probe thread on session, both on CPU 1, this one staying on CPU 0; waits for
+ * each to finish one call. 0 or -errno. */
 int irq_race_start(struct irq_race_log *log, int devfd, int session);
 
 /* What the log says of the calls after LUO's serializer took the sessions. */

@@ -164,7 +164,7 @@ describe('guarantee -> assertion -> control', () => {
       const r = judge(c, recordedObservation(dir, c));
       expect(r.status, dir).toBe('pass');
       // Accepted before the freeze, refused from it on: the transition is in the log, not only refusals.
-      expect(r.info['stage2/irq_race'], dir).toMatch(/^calls 1-\d+ returned 0, then calls \d+-\d+ were refused with EIO up to the kexec \(the last \d+ began after LUO's serializer took the sessions, 0 of them accepted\)$/);
+      expect(r.info['stage2/irq_race'], dir).toMatch(/^calls 1-\d+ returned 0, then calls \d+-\d+ were refused with EIO up to the kexec \(\d+ of the last \d+ began after LUO's serializer took the sessions, 0 of those accepted\)$/);
     }
     expect(judge(c, recordedObservation('lifecycle-irq-after-freeze-7.3', c))).toMatchObject({ status: 'skip', reason: 'vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT' });
   });
