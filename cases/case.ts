@@ -32,10 +32,22 @@ export function kselftestPoint(k: Kselftest): KselftestPoint {
   return `${KSELFTEST.point}${k.program}`;
 }
 
+/** A kexec into a stage that the kernel may refuse as a correct outcome (lifecycle-kho-off); anywhere else a refused kexec is not ok. */
+export interface RefusedKexec {
+  /** What the refusal means, for the previous stage's kexec_reboot: "<said>: <errname>". */
+  said: string;
+  /** This stage's assertions the refusal satisfies: they read ok, saying no such kernel ran; any other stays not ok. */
+  satisfies: AssertionName[];
+  /** What the previous stage then reports after the refusal, before its Bail out!: that it still holds what it had. */
+  then: AssertionName[];
+}
+
 /** One boot of the case: stage 1 is the first kernel, stage N+1 the kernel after the Nth kexec. */
 export interface Stage {
   /** Every assertion the agent must report in this stage, in order; one missing is a failure, one SKIP makes the case SKIP. */
   assertions: (AssertionName | KselftestPoint)[];
+  /** The kexec into this stage may be refused, and that is a correct outcome. */
+  refusable?: RefusedKexec;
 }
 
 export interface Case {
@@ -81,6 +93,15 @@ export function qualified(c: Case, stage: number, name: string): string {
 /** Every assertion a verdict of the case holds, qualified: what each stage declares, then the judge's own. */
 export function allAssertions(c: Case): string[] {
   return [...c.stages.flatMap((s, i) => s.assertions.map((a) => qualified(c, i + 1, a))), ...hostAssertions(c)];
+}
+
+/** Each assertion a case may report, with its stage: each stage's own, and the ones a stage reports after the kernel refused a
+ * kexec into a stage that allows it (allAssertions lists the run where every kexec happens). */
+export function declaredAssertions(c: Case): { stage: number; name: AssertionName | KselftestPoint }[] {
+  return c.stages.flatMap((s, i) => [
+    ...s.assertions.map((name) => ({ stage: i + 1, name })),
+    ...(c.stages[i + 1]?.refusable?.then ?? []).map((name) => ({ stage: i + 1, name })),
+  ]);
 }
 
 /** The judge's own assertions from QEMU's trace of the device: one for each stage a kexec led to. */

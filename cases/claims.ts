@@ -1,7 +1,7 @@
 // Which guarantee each assertion of a case stands for: every assertion in exactly one claim, so a kernel is placed
 // claim by claim (the claims matrix, `--require`), not case by case.
 import type { Claim } from '../kernels/capabilities.ts';
-import { modeOf, type Case } from './case.ts';
+import { declaredAssertions, modeOf, type Case } from './case.ts';
 import { A, HOST, kexecReboot, type AssertionName, type HostAssertionName, type Mode } from './contract.ts';
 
 /** Assertions that mean one guarantee wherever they appear. */
@@ -39,6 +39,8 @@ const fixed: Partial<Record<AssertionName | HostAssertionName | typeof kexecRebo
   // A device kept running must stop where nobody drives it: only a kernel that keeps devices running can fail these.
   [A.no_dma_after_finish]: 'vfio-running',
   [A.unclaimed_device_stopped]: 'vfio-running',
+  // A refused kexec into such a kernel leaves the device running, with its owner.
+  [A.device_kept_after_refused_kexec]: 'vfio-running',
   [A.owner_crash_device_stopped]: 'vfio-running',
   [HOST.no_device_write_after_owner_death]: 'vfio-running',
   // The dead owner's preservation torn down with it.
@@ -80,7 +82,7 @@ export function splitQualified(name: string): { stage: number; name: string } {
 /** README's claims table: each claim, what it guarantees, and the assertions that stand for it anywhere in the suite. */
 export function claimsTable(cases: Case[], summaries: Record<Claim, string>): string[] {
   const rows = (Object.keys(summaries) as Claim[]).map((cl) => {
-    const names = [...new Set(cases.flatMap((c) => c.stages.flatMap((s, i) => s.assertions.filter((a) => claimOfAssertion(c, i + 1, a) === cl))))];
+    const names = [...new Set(cases.flatMap((c) => declaredAssertions(c).filter((a) => claimOfAssertion(c, a.stage, a.name) === cl).map((a) => a.name)))];
     return `| \`${cl}\` | ${summaries[cl]} | ${names.map((n) => `\`${n}\``).join(', ')} |`;
   });
   return ['| claim | guarantee | assertions that stand for it |', '| --- | --- | --- |', ...rows];

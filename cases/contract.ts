@@ -71,6 +71,7 @@ export const A = names([
   'unbind_in_progress',
   'unbind_completes',
   'unclaimed_device_stopped',
+  'device_kept_after_refused_kexec',
   'owner_crash_device_stopped',
   'owner_crash_session_gone',
   'irq_race_armed',

@@ -88,6 +88,7 @@ export const guarantees: Record<AssertionName, Row> = {
   [A.set_irqs_refused_after_freeze]: { guarantee: 'once a preserved device is frozen for the kexec, VFIO_DEVICE_SET_IRQS from another thread is refused, up to the kexec', controls: [{ kind: 'kernel', patches: series }, stream] },
   [A.owner_crash_session_gone]: { guarantee: "the dead owner's LUO session is torn down with it: /dev/liveupdate is free and a session of the same name is accepted", controls: [stream] },
   [A.unclaimed_device_stopped]: { guarantee: 'a next kernel booted with kho=off takes nothing over, and no device the previous kernel handed over is left bus mastering in it', controls: [{ kind: 'kernel', patches: series }, stream] },
+  [A.device_kept_after_refused_kexec]: { guarantee: 'a kexec the kernel refuses (into a kernel booted with kho=off) leaves the device with its owner: bus master on, DMA over every page byte-exact', controls: [stream] },
   [A.nvme_io_resumes]: { guarantee: "after the kexec the previous stage's I/O queues work on, without reinitialising the controller", controls: [{ kind: 'kernel', patches: 'kernels/patches/controls/reset-on-open' }, stream] },
   [A.iommu_cdev]: { guarantee: 'behind an IOMMU the device has an IOMMU group and a plain cdev (/dev/vfio/devices/vfioN)', controls: [{ kind: 'append', words: 'intel_iommu=off', skip: true }, stream] },
   [A.iommu_hw_info]: { guarantee: 'IOMMU_GET_HW_INFO names the IOMMU behind the device (Intel VT-d)', controls: [stream] },

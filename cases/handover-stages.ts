@@ -102,10 +102,13 @@ export function irqAfterFreeze(): Stage[] {
 }
 
 /** A lifecycle case: vfio-handover's first stage kexecs into kho=off, a kernel that takes nothing over; its stage checks the
- * device left running is stopped (it cannot retrieve anything, so it reports what was lost instead). */
+ * device left running is stopped (it cannot retrieve anything, so it reports what was lost instead). A kernel may instead
+ * refuse that kexec: then no such kernel runs, and the first stage checks its owner still drives the device. */
 export function nextKernelKhoOff(): Stage[] {
   const [first] = dmaDeviceHandover({ iommufd: false });
-  return [first!, { assertions: [A.unclaimed_device_stopped, A.sandbox_no_refusals] }];
+  const second: AssertionName[] = [A.unclaimed_device_stopped, A.sandbox_no_refusals];
+  const refusable = { said: 'the kernel refused the kexec into a kernel booted with kho=off', satisfies: second, then: [A.device_kept_after_refused_kexec] };
+  return [first!, { assertions: second, refusable }];
 }
 
 /** A lifecycle case in one kernel: the owner drives nvme, leaves reads queued, preserves the memfd and the device fd, and is

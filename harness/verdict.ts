@@ -4,9 +4,9 @@
 // then the case status. Pure: the unit tests feed it recorded real streams.
 import { constants } from 'node:os';
 import { Parser, lineTypes, type FinalResults, type Result } from 'tap-parser';
-import { allAssertions, modeOf, qualified, type Case } from '../cases/case.ts';
+import { allAssertions, modeOf, qualified, type Case, type RefusedKexec } from '../cases/case.ts';
 import { claimOfAssertion, requiredIn, type RequiredClaim } from '../cases/claims.ts';
-import { A, AGENT, BAIL, DMA_MARK, HOST, INFO, INFO_PREFIX, infoLine, kexecReboot, marker } from '../cases/contract.ts';
+import { A, AGENT, BAIL, DMA_MARK, HOST, INFO, INFO_PREFIX, infoLine, kexecReboot, marker, type AssertionName } from '../cases/contract.ts';
 import { claims, type Claim } from '../kernels/capabilities.ts';
 import { warningsAllowlist, type AllowedWarning } from '../kernels/warnings-allowlist.ts';
 import { ConsoleWatch, type Splat } from './console-watch.ts';
@@ -344,15 +344,20 @@ function bailedOut(stages: StageReport[], error: ErrorAt): Broken | undefined {
 }
 
 /** The agent's `Bail out! kexec refused: <errname>`: reboot(LINUX_REBOOT_CMD_KEXEC) returned, so the stage failed with
- * the kernel's reason, as its own kexec_reboot assertion. */
-function refusedKexec(s: StageReport | undefined): Assertion | undefined {
+ * the kernel's reason, as its own kexec_reboot assertion; ok, with that reason, only into a stage that allows it. */
+function refusedKexec(s: StageReport | undefined, allowed?: RefusedKexec): Assertion | undefined {
   const why = s?.bailout?.reason;
   const prefix = `${BAIL.kexec_refused}: `;
   if (!why?.startsWith(prefix)) return undefined;
   const errname = why.slice(prefix.length).trim();
   const errno = (constants.errno as Record<string, number | undefined>)[errname];
+  const known = errno === undefined ? {} : { errno };
+  if (allowed) {
+    const diag = { expected: 'reboot(LINUX_REBOOT_CMD_KEXEC) does not return, or the kernel refuses it', seen: `${allowed.said}: ${errname}`, ...known, errname, phase: 'kexec' };
+    return { name: kexecReboot, ok: true, diag };
+  }
   const seen = `the kernel refused the kexec: ${errname}`;
-  return { name: kexecReboot, ok: false, diag: { expected: 'reboot(LINUX_REBOOT_CMD_KEXEC) does not return', seen, ...(errno === undefined ? {} : { errno }), errname, phase: 'kexec' } };
+  return { name: kexecReboot, ok: false, diag: { expected: 'reboot(LINUX_REBOOT_CMD_KEXEC) does not return', seen, ...known, errname, phase: 'kexec' } };
 }
 
 function brokenStream(stages: StageReport[], error: ErrorAt): Broken | undefined {
@@ -402,7 +407,13 @@ interface Matched extends Assertion {
 }
 
 function matchStages(c: Case, stages: StageReport[], opts: JudgeOptions): { assertions: Assertion[]; reported: Set<string> } {
-  const byStage = c.stages.map((stage, i) => matchAssertions(stage.assertions, stageReport(stages, i + 1), i + 1));
+  const byStage = c.stages.map((stage, i) => {
+    const report = stageReport(stages, i + 1);
+    const intoNext = c.stages[i + 1]?.refusable;
+    const refusedInto = stage.refusable && !report ? refusedKexec(stageReport(stages, i), stage.refusable) : undefined;
+    if (refusedInto) return neverRan(stage.assertions, stage.refusable!, refusedInto, i + 1);
+    return matchAssertions(stage.assertions, report, i + 1, intoNext);
+  });
   const judged = applyRequire(c, regressions(byStage), requiredIn(opts.require ?? [], modeOf(c)));
   const assertions: Assertion[] = [];
   const reported = new Set<string>();
@@ -416,8 +427,23 @@ function matchStages(c: Case, stages: StageReport[], opts: JudgeOptions): { asse
   return { assertions, reported };
 }
 
-/** The case's own list decides what counts: one missing or unknown is a failure, never a silent pass. */
-function matchAssertions(expected: string[], report: StageReport | undefined, stage: number): Matched[] {
+/** A stage the kernel refused to kexec into, where that is a correct outcome: what the refusal satisfies reads ok, saying why
+ * (never silently); anything else it declares stays not ok. */
+function neverRan(expected: string[], r: RefusedKexec, refused: Assertion, stage: number): Matched[] {
+  const seen = `no such kernel ran: ${String(refused.diag?.seen)}`;
+  return expected.map((n) =>
+    (r.satisfies as string[]).includes(n)
+      ? { name: n, ok: true, diag: { expected: `reported ok by the agent in stage ${stage}, or the kexec into that stage refused`, seen, phase: 'kexec' }, reported: false }
+      : { name: n, ok: false, diag: { expected: 'reported by the agent', seen: `stage ${stage} never started: the kexec was refused`, phase: 'blocked' }, reported: false },
+  );
+}
+
+/** The case's own list decides what counts: one missing or unknown is a failure, never a silent pass. A kexec out of this stage
+ * that the next stage allows to be refused adds what the agent reports after the refusal. */
+function matchAssertions(declared: string[], report: StageReport | undefined, stage: number, intoNext?: RefusedKexec): Matched[] {
+  const refused = refusedKexec(report, intoNext);
+  const accepted = refused?.ok && intoNext ? intoNext.then : [];
+  const expected = [...declared, ...accepted];
   const got = report?.asserts ?? [];
   const durations = stepDurations(report);
   const missing = report ? 'missing' : `stage ${stage} never started`;
@@ -432,8 +458,15 @@ function matchAssertions(expected: string[], report: StageReport | undefined, st
     const a = g.ok ? { name: g.name, ok: false, diag: { expected: 'an assertion the case declares', seen: 'unknown', phase: 'report' } } : assertion(g);
     out.push({ ...a, durationMs: durations[i], reported: true });
   });
-  const refused = refusedKexec(report);
-  if (refused) out.push({ ...refused, durationMs: report!.bailout!.at - (got.at(-1)?.at ?? report!.times[0] ?? 0), reported: true });
+  if (!refused) return out;
+  const before = got.filter((g) => !accepted.includes(g.name as AssertionName)).at(-1)?.at ?? report!.times[0] ?? 0;
+  // What the agent checked once the kexec was refused starts with the first line after its kexec marker.
+  const marked = report!.lines.findIndex((l) => l.startsWith(`${marker('kexec')} `));
+  const returned = accepted.length && marked >= 0 ? (report!.times[marked + 1] ?? report!.bailout!.at) : report!.bailout!.at;
+  const at = out.findIndex((a) => accepted.includes(a.name as AssertionName));
+  if (at >= 0 && out[at]!.durationMs !== undefined) out[at] = { ...out[at]!, durationMs: out[at]!.durationMs! - (returned - before) };
+  // The kexec_reboot goes before what the agent checked after it.
+  out.splice(at < 0 ? out.length : at, 0, { ...refused, durationMs: returned - before, reported: true });
   return out;
 }
 

@@ -1050,15 +1050,39 @@ static void load_next_kernel(const struct plan *p, uint64_t keep_off, int kho_of
 	pass(VH_A_KEXEC_FILE_LOAD);
 }
 
+/* lifecycle-kho-off: the kernel refused the kexec before freezing anything, so the owner still drives its device. */
+static void assert_device_kept(struct handover *h)
+{
+	const char *name = VH_A_DEVICE_KEPT_AFTER_REFUSED_KEXEC;
+	uint16_t cmd = 0;
+	int err;
+
+	if (!step(name))
+		return;
+	err = vfio_config_read16(h->d.devfd, PCI_COMMAND, &cmd);
+	if (err)
+		fail_soft(name, "kexec", -err, "PCI_COMMAND readable through the device fd", "failed");
+	else if (!(cmd & PCI_COMMAND_MASTER))
+		fail_soft(name, "kexec", 0, "bus master still on after the refused kexec", "PCI_COMMAND 0x%04x", cmd);
+	else if (!dma_roundtrip_pages(&h->d, &h->buf, name, 0))
+		pass(name);
+}
+
 /* The session fds stay open in this process until the reboot syscall itself. */
-static void kexec_into_next(const struct plan *p)
+static void kexec_into_next(struct handover *h)
 {
 	int err;
 
-	ktap_trailing_plan();
-	ktap_info(VH_INFO_AGENT, VH_AGENT_KEXEC " stage=%d lines=%d", p->stage, ktap_lines() + 1);
+	/* Where a refused kexec is an outcome (kho_off), the stage goes on after it: its plan follows what it checks then. */
+	if (!h->f->kho_off)
+		ktap_trailing_plan();
+	ktap_info(VH_INFO_AGENT, VH_AGENT_KEXEC " stage=%d lines=%d", h->p->stage, ktap_lines() + 1);
 	err = kexec_reboot();
 	/* Still here: the kernel refused the reboot. The stream of this stage ends; the host judges it. */
+	if (h->f->kho_off) {
+		assert_device_kept(h);
+		ktap_trailing_plan();
+	}
 	ktap_bail(VH_BAIL_KEXEC_REFUSED ": %s", errname(err));
 }
 
@@ -1121,7 +1145,7 @@ static void handoff(struct handover *h)
 	if (h->f->irq_race)
 		arm_irq_race(h);
 	if (!ktap_failures())
-		kexec_into_next(h->p);
+		kexec_into_next(h);
 }
 
 #define CRASH_WATCH_MS 8000 /* after the owner is reaped: past when the throttled drive (2 reads a second) serves every read queued */

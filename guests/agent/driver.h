@@ -48,6 +48,8 @@ void assert_get_pa_every_page(struct vdev *d, struct dmabuf *b);
 int get_pa_all(struct vdev *d, struct dmabuf *b, uint64_t *bad_iova);
 /* wrong_page: a negative control (vh.cheat=wrong-dma), each page comes back into the next one. */
 void assert_dma_roundtrip(struct vdev *d, struct dmabuf *b, const char *name, int wrong_page);
+/* The round trip alone, its failures reported under name: 0, or -1 once one was reported. */
+int dma_roundtrip_pages(struct vdev *d, struct dmabuf *b, const char *name, int wrong_page);
 
 /* IOAS_UNMAP of b, and VmPin back at before (the observer's reading before the map); mapped, if given, is reported too. */
 void assert_unmap_restores(struct vdev *d, const struct dmabuf *b, long before, const long *mapped);

@@ -12,7 +12,8 @@ function tapPoints(assertions: Assertion[], ind: string): string[] {
     // A SKIP carries its reason; otherwise the step's time, which TAP readers parse as time=.
     const directive = a.skip ? ` # SKIP ${a.skip}` : a.durationMs !== undefined ? ` # time=${a.durationMs}ms` : '';
     const sub = a.subtests?.length ? [`${ind}# Subtest: ${a.name}`, `${ind}    1..${a.subtests.length}`, ...tapPoints(a.subtests, `${ind}    `)] : [];
-    return [...sub, `${ind}${a.ok ? 'ok' : 'not ok'} ${i + 1} - ${a.name}${directive}`, ...(!a.ok && a.diag ? yamlBlock(a.diag, `${ind}  `) : [])];
+    // An ok carries a diag only where it says why it holds without the step running (a refused kexec): shown, never silent.
+    return [...sub, `${ind}${a.ok ? 'ok' : 'not ok'} ${i + 1} - ${a.name}${directive}`, ...(a.diag ? yamlBlock(a.diag, `${ind}  `) : [])];
   });
 }
 

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { qualified, type Case } from '../../cases/case.ts';
+import { declaredAssertions, qualified, type Case } from '../../cases/case.ts';
 import { allCases } from '../../cases/index.ts';
 import { consoleGuarantees, controlsTable, guarantees, hostGuarantees, kselftestGuarantees } from '../../cases/controls.ts';
 import { kernelControls, controls as selftestControls } from '../../harness/selftest.ts';
@@ -12,7 +12,7 @@ import { withFailed, withPassed, withoutSplats } from './ktap-edit.ts';
 import { exit0, fx, recordedObservation } from './fixtures.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
-const declared = new Set<string>(allCases.flatMap((c) => c.stages.flatMap((s) => s.assertions)));
+const declared = new Set<string>(allCases.flatMap((c) => declaredAssertions(c).map((a) => a.name)));
 /** A recorded real run of each case: where it passed (or, for the iommufd case, skipped only the iommufd steps). */
 const recorded: Record<string, string> = {
   boot: 'boot-7.3',
@@ -167,6 +167,50 @@ describe('guarantee -> assertion -> control', () => {
       expect(r.info['stage2/irq_race'], dir).toMatch(/^calls 1-\d+ returned 0, then calls \d+-\d+ were refused with EIO up to the kexec \(\d+ of the last \d+ began after LUO's serializer took the sessions, 0 of those accepted\)$/);
     }
     expect(judge(c, recordedObservation('lifecycle-irq-after-freeze-7.3', c))).toMatchObject({ status: 'skip', reason: 'vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT' });
+  });
+
+  it('lifecycle-kho-off: reference series v2 refuses the kexec into kho=off (ENOEXEC, before any freeze) and its owner still drives the device: a pass, said, never silent', () => {
+    const c = allCases.find((k) => k.name === 'lifecycle-kho-off')!;
+    const obs = recordedObservation('lifecycle-kho-off-v2', c);
+    const r = judge(c, obs);
+    expect(r.status, r.reason).toBe('pass');
+    const said = 'the kernel refused the kexec into a kernel booted with kho=off: ENOEXEC';
+    expect(r.assertions.slice(-4).map((a) => [a.name, a.ok, a.diag?.seen])).toEqual([
+      ['stage1/kexec_reboot', true, said],
+      ['stage1/device_kept_after_refused_kexec', true, undefined],
+      ['stage2/unclaimed_device_stopped', true, `no such kernel ran: ${said}`],
+      ['stage2/sandbox_no_refusals', true, `no such kernel ran: ${said}`],
+    ]);
+    expect(r.assertions.find((a) => a.name === 'stage1/kexec_reboot')?.diag).toMatchObject({ errno: 8, errname: 'ENOEXEC', phase: 'kexec' });
+    // The kernel's own words, and no second boot: the agent checked the device after the refusal, then bailed out.
+    expect(obs.console).toMatch(/luo: Refusing kexec: the next kernel's command line turns KHO or LUO off, session \[vh-dma\] holds files/);
+    expect(obs.resultLines.filter((l) => l.startsWith('# vh agent=start'))).toHaveLength(1);
+    expect(obs.resultLines.filter((l) => l !== '').slice(-3)).toEqual(['1..17', 'Bail out! kexec refused: ENOEXEC', expect.stringMatching(/^# vh agent=done stage=1 /)]);
+  });
+
+  it('lifecycle-kho-off: after a refused kexec the check that the owner still drives the device can fail, and must be reported', () => {
+    const c = allCases.find((k) => k.name === 'lifecycle-kho-off')!;
+    const obs = recordedObservation('lifecycle-kho-off-v2', c);
+    const lost = judge(c, { ...obs, resultLines: withFailed(obs.resultLines, 'device_kept_after_refused_kexec', 1) });
+    expect(lost.status).toBe('fail');
+    expect(lost.assertions.filter((a) => !a.ok).map((a) => a.name)).toEqual(['stage1/device_kept_after_refused_kexec']);
+    const unchecked = obs.resultLines.filter((l) => !/^ok 17 device_kept_after_refused_kexec$/.test(l)).map((l) => (l === '1..17' ? '1..16' : l));
+    const silent = judge(c, { ...obs, resultLines: unchecked });
+    expect(silent.status).toBe('fail');
+    expect(silent.assertions.find((a) => a.name === 'stage1/device_kept_after_refused_kexec')).toMatchObject({ ok: false, diag: { seen: 'missing' } });
+  });
+
+  it('the same refused kexec in any other case is not ok: vfio-handover, whose first stage is the same, fails on it', () => {
+    const c = allCases.find((k) => k.name === 'vfio-handover')!;
+    const kho = recordedObservation('lifecycle-kho-off-v2', allCases.find((k) => k.name === 'lifecycle-kho-off')!);
+    const resultLines = kho.resultLines.map((l) => l.replace('case=lifecycle-kho-off', 'case=vfio-handover'));
+    const r = judge(c, { ...kho, resultLines });
+    expect(r.status).toBe('fail');
+    expect(r.assertions.find((a) => a.name === 'stage1/kexec_reboot')).toMatchObject({ ok: false, diag: { seen: 'the kernel refused the kexec: ENOEXEC', errname: 'ENOEXEC' } });
+    expect(r.assertions.find((a) => a.name === 'stage2/state_crossed_kexec')).toMatchObject({ ok: false, diag: { seen: 'stage 2 never started' } });
+    // Without the check after it too: only lifecycle-kho-off declares that a refusal may stand.
+    const plain = resultLines.filter((l) => !/^ok 17 /.test(l)).map((l) => (l === '1..17' ? '1..16' : l));
+    expect(judge(c, { ...kho, resultLines: plain }).assertions.filter((a) => !a.ok).map((a) => a.name)).toContain('stage1/kexec_reboot');
   });
 
   it('fails a case whose console carries a kernel warning (recorded: the two-socket shape that WARNed in topology_sane)', () => {
