@@ -19,9 +19,10 @@ import lifecycleAbandoned from './lifecycle-abandoned.ts';
 import lifecycleUnbindFinish from './lifecycle-unbind-finish.ts';
 import lifecycleKhoOff from './lifecycle-kho-off.ts';
 import lifecycleOwnerCrash from './lifecycle-owner-crash.ts';
+import lifecyclePressureBeforeMap from './lifecycle-pressure-before-map.ts';
 import { UsageError } from '../harness/errors.ts';
 
-export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, lifecycleAbandoned, lifecycleUnbindFinish, lifecycleKhoOff, lifecycleOwnerCrash, iommuDma, vfioHandoverIommu, upstreamUapiSelftest];
+export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, lifecycleAbandoned, lifecycleUnbindFinish, lifecycleKhoOff, lifecycleOwnerCrash, lifecyclePressureBeforeMap, iommuDma, vfioHandoverIommu, upstreamUapiSelftest];
 
 export function pickCases(names: string[]): Case[] {
   if (names.length === 0) return allCases;
