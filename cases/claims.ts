@@ -42,6 +42,8 @@ const fixed: Partial<Record<AssertionName | HostAssertionName | typeof kexecRebo
   // A refused kexec into such a kernel leaves the device running, with its owner.
   [A.device_kept_after_refused_kexec]: 'vfio-running',
   [A.owner_crash_device_stopped]: 'vfio-running',
+  // Pages that migrate before the map are pages the running device no longer DMAs into the memfd.
+  [A.retrieved_pages_stay_put]: 'vfio-running',
   [HOST.no_device_write_after_owner_death]: 'vfio-running',
   // The dead owner's preservation torn down with it.
   [A.owner_crash_session_gone]: 'vfio-preserve',

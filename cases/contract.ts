@@ -76,6 +76,7 @@ export const A = names([
   'owner_crash_session_gone',
   'irq_race_armed',
   'set_irqs_refused_after_freeze',
+  'retrieved_pages_stay_put',
 ]);
 
 export type AssertionName = keyof typeof A;
@@ -89,7 +90,7 @@ export type HostAssertionName = keyof typeof HOST;
 export const kexecReboot = 'kexec_reboot';
 
 /** The cases the agent knows, by name (guests/agent/cases.c: VH_CASE_<NAME>). */
-export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'iommu-dma', 'vfio-handover-iommu', 'upstream-uapi-selftest', 'lifecycle-abandoned', 'lifecycle-unbind-finish', 'lifecycle-kho-off', 'lifecycle-owner-crash', 'lifecycle-irq-after-freeze']);
+export const CASE = names(['boot', 'noiommu-dma', 'luo-dma-buffer', 'vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain', 'memfd-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'iommu-dma', 'vfio-handover-iommu', 'upstream-uapi-selftest', 'lifecycle-abandoned', 'lifecycle-unbind-finish', 'lifecycle-kho-off', 'lifecycle-owner-crash', 'lifecycle-irq-after-freeze', 'lifecycle-pressure-before-map']);
 
 export type CaseName = keyof typeof CASE;
 

@@ -29,7 +29,7 @@ export function handoff(o: HandoffOptions): AssertionName[] {
 }
 
 /** A later stage taking the preserved device back from LUO, as the agent's retrieve_device() reports it. */
-export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean; nvme?: boolean; inFlight?: boolean; secondOpener?: boolean }): AssertionName[] {
+export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean; nvme?: boolean; inFlight?: boolean; secondOpener?: boolean; pressure?: boolean }): AssertionName[] {
   return [
     A.state_crossed_kexec,
     A.device_driver_before_userspace,
@@ -47,6 +47,8 @@ export function deviceBack(o: { dma: boolean; native: boolean; iommufd: boolean;
     ...(o.native || o.nvme ? [A.not_reset] : []),
     A.ioas_alloc,
     A.attach_ioas,
+    // Between retrieve and the map nothing but LUO holds the memfd's pages: the control buffer first, then the memfd.
+    ...(o.pressure ? [A.pressure_moves_unpinned, A.retrieved_pages_stay_put] : []),
     ...(o.dma ? [A.ioas_map_file, A.vmpin_equals_mapped, A.pa_unchanged_across_kexec, o.nvme ? A.nvme_io_resumes : A.dma_resumes] : []),
   ];
 }
@@ -76,6 +78,13 @@ export function represerveIncoming(): Stage[] {
 export function secondOpener(): Stage[] {
   const [first] = dmaDeviceHandover({ iommufd: false });
   return [first!, { assertions: [...deviceBack({ dma: true, native: false, iommufd: false, secondOpener: true }), A.unmap_restores_vmpin, ...lastStageEnd] }];
+}
+
+/** A lifecycle case: vfio-handover whose last stage pushes the retrieved memfd's pages to another node (compaction,
+ * move_pages) before it maps them again, then checks they kept stage 1's physical addresses. */
+export function pressureBeforeMap(): Stage[] {
+  const [first] = dmaDeviceHandover({ iommufd: false });
+  return [first!, { assertions: [...deviceBack({ dma: true, native: false, iommufd: false, pressure: true }), A.unmap_restores_vmpin, ...lastStageEnd] }];
 }
 
 /** A lifecycle case: nvme handed over with reads still queued, and a last stage that never retrieves the device:

@@ -20,9 +20,10 @@ import lifecycleUnbindFinish from './lifecycle-unbind-finish.ts';
 import lifecycleKhoOff from './lifecycle-kho-off.ts';
 import lifecycleOwnerCrash from './lifecycle-owner-crash.ts';
 import lifecycleIrqAfterFreeze from './lifecycle-irq-after-freeze.ts';
+import lifecyclePressureBeforeMap from './lifecycle-pressure-before-map.ts';
 import { UsageError } from '../harness/errors.ts';
 
-export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, lifecycleAbandoned, lifecycleUnbindFinish, lifecycleKhoOff, lifecycleOwnerCrash, lifecycleIrqAfterFreeze, iommuDma, vfioHandoverIommu, upstreamUapiSelftest];
+export const allCases: Case[] = [boot, noiommuDma, luoDmaBuffer, vfioHandover, iommufdHandover, onlyVfio, kexecChain, memfdChain, nvmeHandover, dmaAcrossKexec, lifecycleRepreserve, lifecycleSecondOpener, lifecycleAbandoned, lifecycleUnbindFinish, lifecycleKhoOff, lifecycleOwnerCrash, lifecycleIrqAfterFreeze, lifecyclePressureBeforeMap, iommuDma, vfioHandoverIommu, upstreamUapiSelftest];
 
 export function pickCases(names: string[]): Case[] {
   if (names.length === 0) return allCases;

@@ -48,6 +48,7 @@ struct flow {
 	int kho_off;          /* lifecycle: the next kernel boots with kho=off, so it takes nothing over */
 	int owner_crash;      /* lifecycle: the owner is SIGKILLed after preserving, before it kexecs */
 	int irq_race;         /* lifecycle: another thread keeps calling SET_IRQS while the kernel freezes for the kexec */
+	int pressure;         /* lifecycle: the retrieved memfd is pushed to another node before IOAS_MAP_FILE */
 };
 
 /* What the owner of lifecycle-owner-crash tells the process that outlives it, in memory both share. */
@@ -530,9 +531,37 @@ static void map_edu_bar(struct vdev *d)
 		ktap_info("warning", "BAR0 does not map: %s", errname(err));
 }
 
+/* Between retrieve and IOAS_MAP_FILE nothing pins the memfd but what LUO keeps: compaction and move_pages of every
+ * page to another node must move none, or the device (kept running) DMAs into pages that are no longer the memfd's. */
+static void assert_retrieved_pages_stay_put(const struct handover *h)
+{
+	const char *name = VH_A_RETRIEVED_PAGES_STAY_PUT;
+	struct vh_pressure pr;
+	int err;
+
+	if (!step(name))
+		return;
+	err = observe_pressure(h->buf.va, h->buf.len, &pr);
+	ktap_info("pressure_before_map", "%s", pr.text);
+	if (err)
+		fail_soft(name, "pressure", -err, "the observer pushes on the retrieved memfd", "failed");
+	else if (pr.moved)
+		fail_soft(name, "pressure", 0, "no retrieved page migrates before IOMMU_IOAS_MAP_FILE pins it",
+			  "%u of %u pages moved to node%d (%s)", pr.moved, pr.pages, pr.target, pr.text);
+	else if (!pressure_applied(&pr))
+		fail_soft(name, "pressure", pr.first_err, "move_pages tried every retrieved page on another node",
+			  "no pressure applied to %u of %u pages (%s)", pr.pages - pr.held, pr.pages, pr.text);
+	else
+		pass(name);
+}
+
 /* The retrieved memfd mapped again: the same physical pages, DMA into them, and on the last stage unmapped. */
 static void resume_dma(struct handover *h)
 {
+	if (h->f->pressure) {
+		assert_pressure_moves_unpinned((int)h->prev.pages);
+		assert_retrieved_pages_stay_put(h);
+	}
 	assert_ioas_map_file(h);
 	assert_vmpin_mapped(h);
 	if (!h->p->iommu)
@@ -1433,6 +1462,14 @@ int case_lifecycle_owner_crash(const struct plan *p)
 int case_lifecycle_irq_after_freeze(const struct plan *p)
 {
 	static const struct flow f = { .dma = 1, .preserve_device = 1, .irq_race = 1 };
+
+	return run_flow(p, &f);
+}
+
+/* lifecycle-pressure-before-map: the retrieved memfd's pages stay put under compaction and migration until mapped. */
+int case_lifecycle_pressure_before_map(const struct plan *p)
+{
+	static const struct flow f = { .dma = 1, .preserve_device = 1, .pressure = 1 };
 
 	return run_flow(p, &f);
 }

@@ -17,6 +17,7 @@ int case_lifecycle_unbind_finish(const struct plan *p);
 int case_lifecycle_kho_off(const struct plan *p);
 int case_lifecycle_owner_crash(const struct plan *p);
 int case_lifecycle_irq_after_freeze(const struct plan *p);
+int case_lifecycle_pressure_before_map(const struct plan *p);
 int case_iommu_dma(const struct plan *p);
 int case_kselftest(const struct plan *p);
 
@@ -39,6 +40,7 @@ const struct case_def vh_cases[] = {
 	{ VH_CASE_LIFECYCLE_KHO_OFF, case_lifecycle_kho_off, 0 },
 	{ VH_CASE_LIFECYCLE_OWNER_CRASH, case_lifecycle_owner_crash, 0 },
 	{ VH_CASE_LIFECYCLE_IRQ_AFTER_FREEZE, case_lifecycle_irq_after_freeze, 0 },
+	{ VH_CASE_LIFECYCLE_PRESSURE_BEFORE_MAP, case_lifecycle_pressure_before_map, 0 },
 	{ VH_CASE_IOMMU_DMA, case_iommu_dma, 0 },
 	{ VH_CASE_VFIO_HANDOVER_IOMMU, case_vfio_handover, 0 },
 	{ VH_CASE_UPSTREAM_UAPI_SELFTEST, case_kselftest, 1 },

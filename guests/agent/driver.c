@@ -670,6 +670,33 @@ void assert_ioas_map_buffer(struct vdev *d, struct dmabuf *b, int pages, uint64_
 		pass(VH_A_IOAS_MAP);
 }
 
+/* The control: the same push on a buffer nobody pinned must move it, or the pinned result says nothing. */
+void assert_pressure_moves_unpinned(int pages)
+{
+	const char *name = VH_A_PRESSURE_MOVES_UNPINNED;
+	struct dmabuf loose;
+	struct vh_pressure pr;
+	int err;
+
+	if (!step(name))
+		return;
+	err = dmabuf_create(&loose, pages, 0);
+	if (!err)
+		err = observe_pressure(loose.va, loose.len, &pr);
+	ktap_info("pressure_unpinned", "%s", err ? strerrorname_np(-err) : pr.text);
+	if (err)
+		fail_soft(name, "pressure", -err, "an unpinned memfd buffer of the same size to push on", "failed");
+	else if (!pressure_applied(&pr) || pr.moved != pr.pages)
+		fail_soft(name, "pressure", pr.first_err, "move_pages puts every unpinned page on the other node", "%u of %u pages moved (%s)", pr.moved,
+			  pr.pages, pr.text);
+	else
+		pass(name);
+	if (loose.va)
+		munmap(loose.va, loose.len);
+	if (loose.memfd > 0)
+		close(loose.memfd);
+}
+
 /* The kernel's pin accounting, read by the observer: VmPin grew by exactly the buffer; *mapped is the reading. */
 void assert_vmpin_grows(const struct dmabuf *b, long before, long *mapped)
 {

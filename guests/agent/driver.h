@@ -39,6 +39,8 @@ void assert_vmpin_grows(const struct dmabuf *b, long before, long *mapped);
 /* map_pa: a negative control (vh.cheat=map-pa), the driver maps page 0 at the target IOVA so the transfer lands. */
 void assert_dma_outside_ioas_blocked(struct vdev *d, struct dmabuf *b, int map_pa);
 void assert_taint_user(void);
+/* pressure_moves_unpinned: the observer's push moves every page of a new unpinned memfd of this many pages. */
+void assert_pressure_moves_unpinned(int pages);
 void assert_bind_iommufd(struct vdev *d);
 void assert_ioas_alloc(struct vdev *d);
 void assert_attach_ioas(struct vdev *d);

@@ -367,6 +367,7 @@ struct pages {
 	size_t n;
 	void **at;
 	int *before, *after;
+	char *tried; /* per page: R refused, H the kernel could not migrate it, T tried */
 };
 
 /* Each page to a node with memory other than its own, one move_pages call per page. */
@@ -376,6 +377,7 @@ static void push_each_page(const struct pages *pg, uint64_t with_memory, struct 
 		int to = pg->before[i] >= 0 ? other_node(with_memory, pg->before[i]) : -1, st = 0;
 		long one;
 
+		pg->tried[i] = 'R';
 		if (to < 0) {
 			pr->refused++;
 			pr->first_err = pr->first_err ?: pg->before[i] < 0 ? -pg->before[i] : ENODEV;
@@ -386,11 +388,22 @@ static void push_each_page(const struct pages *pg, uint64_t with_memory, struct 
 		one = syscall(SYS_move_pages, pg->child, 1, &pg->at[i], &to, &st, MPOL_MF_MOVE_ALL);
 		if (one == 1) {
 			pr->held++;
+			pg->tried[i] = 'H';
 		} else if (one < 0 || st < 0) {
 			pr->refused++;
 			pr->first_err = pr->first_err ?: one < 0 ? errno : -st;
+		} else {
+			pg->tried[i] = 'T';
 		}
 	}
+}
+
+/* One letter a page, in page order: M on the target now, H the kernel could not migrate it, R refused, ? tried yet not there. */
+static void say_each_page(struct vh_pressure *pr, const struct pages *pg)
+{
+	say(pr, "; each page (M moved, H held, R refused): ");
+	for (size_t i = 0; i < pg->n; i++)
+		say(pr, "%c", pg->after[i] == pr->target ? 'M' : pg->tried[i] == 'T' ? '?' : pg->tried[i]);
 }
 
 /* move_pages' own status after the push: which node holds each page now. */
@@ -409,6 +422,7 @@ static void pages_after(const struct pages *pg, uint64_t with_cpus, struct vh_pr
 	} else {
 		say(pr, "; pages after:");
 		say_nodes(pr, pg->after, pg->n);
+		say_each_page(pr, pg);
 	}
 	/* A page the kernel reported held yet found on the target afterwards counts once, as moved. */
 	if (pr->held > pg->n - pr->moved)
@@ -452,6 +466,7 @@ static void pressure(pid_t child, uint64_t va, uint64_t len, struct obs_rep *r)
 		.at = calloc(n ? n : 1, sizeof(void *)),
 		.before = calloc(n ? n : 1, sizeof(int)),
 		.after = calloc(n ? n : 1, sizeof(int)),
+		.tried = calloc(n ? n : 1, 1),
 	};
 	int cerr = write_file("/proc/sys/vm/compact_memory", "1");
 
@@ -464,8 +479,9 @@ static void pressure(pid_t child, uint64_t va, uint64_t len, struct obs_rep *r)
 		say(pr, "no NUMA nodes (no /sys/devices/system/node/has_memory); ");
 	else
 		say(pr, "nodes with memory %s, with CPUs %s; ", mem_s, cpu_s);
-	if (pg.at && pg.before && pg.after)
+	if (pg.at && pg.before && pg.after && pg.tried)
 		push(&pg, va, mem, cpu, pr);
+	free(pg.tried);
 	free(pg.at);
 	free(pg.before);
 	free(pg.after);

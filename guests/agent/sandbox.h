@@ -22,7 +22,7 @@ struct vh_pressure {
 	uint32_t held;     /* the kernel tried and could not migrate them (move_pages returned 1) */
 	uint32_t refused;  /* move_pages refused the page or the call: nothing was tried */
 	int32_t first_err; /* errno of the first refusal */
-	char text[400];
+	char text[512];
 };
 
 extern struct vh_shared *vh_shared;

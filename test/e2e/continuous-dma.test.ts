@@ -73,6 +73,19 @@ describe.runIf(existsSync(upstreamSeries))(`${continuousDmaSeries} --series-base
   });
 });
 
+describe.runIf(existsSync(upstreamSeries))(`${continuousDmaSeries}: the retrieved memfd's pages under pressure before the map`, () => {
+  it('held, page by page (0009); with numa=off there is nowhere to push them, so neither pressure assertion passes', async () => {
+    const held = await run(['run', 'lifecycle-pressure-before-map', '--kernel', continuousDmaSeries, ...base, ...required, '--tap', '--results', scratch()]);
+    expect(held.exitCode, `${held.stdout}\n${held.stderr}`).toBe(0);
+    expect(String(held.stdout)).toMatch(/# info stage2\/pressure_before_map=.*: 0 moved, 4 not migrated, 0 refused; pages after: node0 x4; each page \(M moved, H held, R refused\): HHHH$/m);
+    const off = await run(['run', 'lifecycle-pressure-before-map', '--kernel', continuousDmaSeries, ...base, '--append', 'numa=off', '--tap', '--results', scratch()]);
+    const tap = String(off.stdout);
+    expect(off.exitCode, `${tap}\n${off.stderr}`).toBe(1);
+    expect(tap).toMatch(/^ {4}not ok \d+ - stage2\/pressure_moves_unpinned/m);
+    expect(tap).toMatch(/^ {4}not ok \d+ - stage2\/retrieved_pages_stay_put(?: # time=\d+ms)?\n {6}---\n {6}expected: "[^"]*"\n {6}seen: "no pressure applied to 4 of 4 pages .*no other node with memory to move them to\)"/m);
+  }, 300_000);
+});
+
 describe.runIf(existsSync(upstreamSeries))(`${continuousDmaSeries}: the kernel refuses the DMA cheats' kexec`, () => {
   it('selftest dma-unpreserved and irq-on are caught by the freeze checks (EBUSY, EINVAL)', async () => {
     const r = await run(['selftest', 'dma-unpreserved', 'irq-on', '--kernel', continuousDmaSeries, ...base, '--tap', '--results', scratch()]);

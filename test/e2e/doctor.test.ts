@@ -21,8 +21,8 @@ describe('doctor', () => {
     chmodSync(fake, 0o755);
     const r = await run(['doctor'], { env: { VFIO_HANDOVER_QEMU: fake } });
     expect(r.exitCode).toBe(2);
-    expect(String(r.stdout)).toMatch(/^FAIL {2}QEMU device edu: missing: noiommu-dma, luo-dma-buffer, vfio-handover, iommufd-handover, kexec-chain, memfd-chain, lifecycle-represerve, lifecycle-second-opener, lifecycle-unbind-finish, lifecycle-kho-off, lifecycle-irq-after-freeze, iommu-dma, vfio-handover-iommu, upstream-uapi-selftest cannot run$/m);
+    expect(String(r.stdout)).toMatch(/^FAIL {2}QEMU device edu: missing: noiommu-dma, luo-dma-buffer, vfio-handover, iommufd-handover, kexec-chain, memfd-chain, lifecycle-represerve, lifecycle-second-opener, lifecycle-unbind-finish, lifecycle-kho-off, lifecycle-irq-after-freeze, lifecycle-pressure-before-map, iommu-dma, vfio-handover-iommu, upstream-uapi-selftest cannot run$/m);
     // Every case's devices sit behind root ports: a QEMU without them runs none of the suite but boot.
-    expect(String(r.stdout)).toMatch(/^FAIL {2}QEMU device pcie-root-port: missing: noiommu-dma, luo-dma-buffer, vfio-handover, iommufd-handover, only-vfio, kexec-chain, memfd-chain, nvme-handover, dma-across-kexec, lifecycle-represerve, lifecycle-second-opener, lifecycle-abandoned, lifecycle-unbind-finish, lifecycle-kho-off, lifecycle-owner-crash, lifecycle-irq-after-freeze, iommu-dma, vfio-handover-iommu, upstream-uapi-selftest cannot run$/m);
+    expect(String(r.stdout)).toMatch(/^FAIL {2}QEMU device pcie-root-port: missing: noiommu-dma, luo-dma-buffer, vfio-handover, iommufd-handover, only-vfio, kexec-chain, memfd-chain, nvme-handover, dma-across-kexec, lifecycle-represerve, lifecycle-second-opener, lifecycle-abandoned, lifecycle-unbind-finish, lifecycle-kho-off, lifecycle-owner-crash, lifecycle-irq-after-freeze, lifecycle-pressure-before-map, iommu-dma, vfio-handover-iommu, upstream-uapi-selftest cannot run$/m);
   });
 });

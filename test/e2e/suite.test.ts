@@ -64,7 +64,7 @@ describe('vfio-handover run (default suite, default Debian 7.3 kernel)', () => {
   });
 
   it('skips vfio-handover, only-vfio, kexec-chain, nvme-handover, dma-across-kexec and the lifecycle cases with the errno 7.3 gives for PRESERVE_FD of a vfio cdev fd', () => {
-    for (const name of ['vfio-handover', 'only-vfio', 'kexec-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'lifecycle-abandoned', 'lifecycle-unbind-finish', 'lifecycle-kho-off', 'lifecycle-owner-crash', 'lifecycle-irq-after-freeze', 'vfio-handover-iommu']) {
+    for (const name of ['vfio-handover', 'only-vfio', 'kexec-chain', 'nvme-handover', 'dma-across-kexec', 'lifecycle-represerve', 'lifecycle-second-opener', 'lifecycle-abandoned', 'lifecycle-unbind-finish', 'lifecycle-kho-off', 'lifecycle-owner-crash', 'lifecycle-irq-after-freeze', 'lifecycle-pressure-before-map', 'vfio-handover-iommu']) {
       const c = cases.find((k) => k.name === name);
       expect(c?.ok, name).toBe(true);
       expect(String(c?.skip)).toBe('vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT');
