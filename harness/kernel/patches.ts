@@ -63,6 +63,15 @@ function amReason(out: string): string {
   return `${which}: ${why}`;
 }
 
+/** Removes the cached patched copies of a series (every base): a whole source tree with objects, over 2 GB each. Its built
+ * kernels stay cached; a later run makes the copy again. */
+export function dropPatchedTrees(series: Series, cache: string): string[] {
+  const patched = join(cache, 'src', 'patched');
+  const gone = existsSync(patched) ? readdirSync(patched).filter((d) => d.endsWith(`+${series.hash}`)) : [];
+  for (const d of gone) rmSync(join(patched, d), { recursive: true, force: true });
+  return gone;
+}
+
 /** Returns the patched tree, made once per (base, series) and cached. */
 export async function patchedTree(base: string, baseLabel: string, series: Series, cache: string): Promise<string> {
   const dir = join(cache, 'src', 'patched', `${baseLabel.replace(/[^A-Za-z0-9.+-]/g, '_')}+${series.hash}`);

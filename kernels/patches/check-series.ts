@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { $, type ProcessPromise } from 'zx';
 import { allCases } from '../../cases/index.ts';
-import { repoRoot } from '../../harness/paths.ts';
+import { cacheDir, repoRoot } from '../../harness/paths.ts';
+import { dropPatchedTrees, loadSeries } from '../../harness/kernel/patches.ts';
 import { seriesBaseFile } from '../../harness/kernel/series-base.ts';
 import type { CaseResult } from '../../harness/verdict.ts';
 
@@ -187,5 +188,7 @@ for (const [i, p] of patches.entries()) {
   if (cpOut || !o.allOk) status = 1;
   process.stdout.write(`${row(String(k), p, cpOut ? 'WARN' : 'clean', o.built ? 'ok' : 'FAILED', `exit=${exitCode} ${o.summary}`)}\n`);
   if (cpOut) process.stdout.write(`${cpOut.replace(/^/gm, '    ')}\n`);
+  // Each prefix's tree is a whole patched copy (over 2 GB); ten filled the disk. The whole series' tree is every run's.
+  if (k < patches.length) dropPatchedTrees(loadSeries(prefix, seriesBase), cacheDir());
 }
 process.exit(status);
