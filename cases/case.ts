@@ -58,6 +58,8 @@ export interface Case {
   capabilities: CapabilityName[];
   /** The kernel claims the case exists to prove; the agent's SKIPs for them name them (`--require` makes those failures). */
   claims?: Claim[];
+  /** Where this case makes an assertion stand for another claim than it does elsewhere (cases/claims.ts). */
+  assertionClaims?: Partial<Record<AssertionName, Claim>>;
   devices: CaseDevice[];
   /** Extra vh.<key>=<value> words for the agent. */
   params: Partial<Record<Key, string | number>>;

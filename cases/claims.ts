@@ -61,6 +61,8 @@ function preservesDevice(c: Case): boolean {
 export function claimOfAssertion(c: Case, stage: number, name: string): Claim {
   // A case that runs a series' own kselftest stands, setup included, for what it runs it to prove.
   if (c.kselftests?.length && c.claims?.[0]) return c.claims[0];
+  const own = c.assertionClaims?.[name as AssertionName];
+  if (own) return own;
   const f = fixed[name as AssertionName | HostAssertionName];
   if (f) return f;
   const device = preservesDevice(c);

@@ -1,5 +1,5 @@
 import { defineCase } from './case.ts';
-import { CASE } from './contract.ts';
+import { A, CASE } from './contract.ts';
 import { pressureBeforeMap } from './handover-stages.ts';
 import { eduHandover } from './vfio-handover.ts';
 
@@ -10,6 +10,9 @@ export default defineCase({
   capabilities: [...eduHandover.capabilities, 'memory-pressure'],
   // Two NUMA nodes, so the observer can push the retrieved pages to the other one.
   numaNodes: 2,
+  // The memfd crossed on its pages; here they move only under the pressure put on them after retrieve, which matters
+  // only to a device still writing those addresses.
+  assertionClaims: { [A.pa_unchanged_across_kexec]: 'vfio-running' },
   params: { pages: 4, stages: 2 },
   stages: pressureBeforeMap(),
 });

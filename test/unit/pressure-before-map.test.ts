@@ -2,6 +2,8 @@
 // IOMMU_IOAS_MAP_FILE the observer pushes the retrieved memfd's pages to the other NUMA node; they must not move.
 import { describe, expect, it } from 'vitest';
 import c from '../../cases/lifecycle-pressure-before-map.ts';
+import vfioHandover from '../../cases/vfio-handover.ts';
+import { claimOfAssertion } from '../../cases/claims.ts';
 import { judge } from '../../harness/verdict.ts';
 import { recordedObservation } from './fixtures.ts';
 import { withFailed, withPassed } from './ktap-edit.ts';
@@ -50,5 +52,10 @@ describe('lifecycle-pressure-before-map: the retrieved memfd pushed to the other
     const r = judge(c, { ...o, resultLines: withFailed(o.resultLines, 'retrieved_pages_stay_put', 2) });
     expect(r.status).toBe('fail');
     expect(r.assertions.filter((a) => !a.ok).map((a) => a.name)).toEqual(['stage2/retrieved_pages_stay_put']);
+  });
+
+  it('here a changed PA stands for vfio-running (only a device still writing the old pages is hurt), elsewhere for memfd-preserve', () => {
+    expect(claimOfAssertion(c, 2, 'pa_unchanged_across_kexec')).toBe('vfio-running');
+    expect(claimOfAssertion(vfioHandover, 2, 'pa_unchanged_across_kexec')).toBe('memfd-preserve');
   });
 });
