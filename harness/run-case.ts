@@ -1,5 +1,6 @@
 // Runs one case in one VM: phases with their own timeouts, channels saved as they arrive.
-import { appendFileSync, existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { modeOf, type Case } from '../cases/case.ts';
 import { marker, word, type Key } from '../cases/contract.ts';
@@ -128,6 +129,8 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
     ctx.onPhase?.(c, p);
   };
 
+  // A unix socket path holds 107 bytes: a results folder deep enough (the matrix's, a long case name) cannot hold them.
+  const sockets = mkdtempSync(join(tmpdir(), 'vh-'));
   const exited = new Promise<void>((resolve) => {
     void Vm.start(
       {
@@ -143,8 +146,9 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
         devices,
         iommu: modeOf(c) === 'iommu',
         consoleFile: consoleLog,
-        resultSocket: join(ctx.outDir, `.${c.name}.sock`),
-        qmpSocket: join(ctx.outDir, `.${c.name}.qmp`),
+        resultSocket: join(sockets, 'result'),
+        qmpSocket: join(sockets, 'qmp'),
+        name: join(ctx.outDir, c.name),
         ...(c.deviceEvents ? { trace: { events: c.deviceEvents.events, file: traceLog } } : {}),
       },
       {
@@ -198,6 +202,7 @@ export async function runCase(c: Case, ctx: RunContext): Promise<CaseResult> {
   }, 250);
   await exited;
   clearInterval(ticker);
+  rmSync(sockets, { recursive: true, force: true });
   for (const d of devices) if (d.drive) rmSync(d.drive, { force: true });
   if (c.deviceEvents && existsSync(traceLog)) Object.assign(obs, deviceObservation(c.deviceEvents.only, readFileSync(traceLog, 'utf8'), t0));
   obs.timings!.wall_ms = Date.now() - t0;

@@ -38,6 +38,8 @@ export interface VmSpec {
   qmpSocket?: string;
   /** The console is the user's terminal, with QEMU's monitor multiplexed (Ctrl-A X quits). */
   interactive?: boolean;
+  /** QEMU's -name: where the run writes this case, so ps (and the tests that look for a QEMU left behind) can tell whose it is. */
+  name?: string;
 }
 
 const hex2 = (n: number) => n.toString(16).padStart(2, '0');
@@ -94,6 +96,7 @@ export function qemuArgv(vm: VmSpec): string[] {
     '-numa', `node,nodeid=${i},memdev=mem${i}${i < vm.cpus ? `,cpus=${i}` : ''}`,
   ]).flat();
   return [
+    ...(vm.name ? ['-name', `guest=${optValue(vm.name)}`] : []),
     '-M', vm.iommu && vm.accel.name === 'kvm' ? `${vm.arch.machine},kernel-irqchip=split` : vm.arch.machine,
     ...accel,
     '-m', `${vm.memoryMiB}M`,

@@ -41,6 +41,14 @@ describe('induced failures', () => {
     expect(left).toEqual([]);
   });
 
+  it('a results folder deeper than a unix socket path can hold (107 bytes) still runs: the sockets live in a short folder of their own', async () => {
+    const dir = join(scratch(), 'a-results-folder-as-deep-as-a-matrix-run-makes-it'.repeat(3));
+    const r = await run(['run', 'boot', '--tap', '--results', dir]);
+    expect(r.exitCode, String(r.stdout)).toBe(0);
+    expect(topLevel(String(r.stdout))[0]).toMatchObject({ name: 'boot', ok: true });
+    expect(qemuPidsMentioning(dir)).toEqual([]);
+  });
+
   it('a QEMU that cannot start (a device it does not have) is a MISS; --bisect makes it 125', async () => {
     const dir = scratch();
     const wrapper = join(dir, 'qemu-without-device');
