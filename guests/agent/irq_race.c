@@ -6,12 +6,10 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define IRQ_RACE_MAGIC 0x49525143u
 #define RACER_STACK (64 * 1024)
 #define START_WAIT_MS 30000 /* both threads' first call, under TCG on a loaded host */
 /* The probe and the racer share a CPU, the rebooting thread has the other: the moment the probe blocks, that CPU runs the
@@ -22,6 +20,7 @@
 struct racer {
 	struct irq_race_log *log;
 	int fd;
+	void (*loop)(struct irq_race_log *log, int fd);
 };
 
 static struct racer set_irqs_racer, probe_racer;
@@ -33,13 +32,6 @@ static int pin_to(int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
-}
-
-static const char *errname(int err)
-{
-	const char *n = strerrorname_np(err < 0 ? -err : err);
-
-	return err ? (n ? n : "?") : "0";
 }
 
 int irq_race_log_create(int *logfd, struct irq_race_log **log)
@@ -68,24 +60,17 @@ int irq_race_log_create(int *logfd, struct irq_race_log **log)
 }
 
 /* Each call is written whole before the count says it exists: the kexec can stop this thread anywhere. */
-static int set_irqs_task(void *arg)
+static void set_irqs_loop(struct irq_race_log *log, int devfd)
 {
-	struct racer *r = arg;
-	struct irq_race_log *log = r->log;
-	int err = pin_to(RACE_CPU);
-
-	if (err)
-		log->pin_err = err;
 	for (uint32_t k = 1;; k++) {
 		struct irq_race_call *c = &log->ring[(k - 1) % IRQ_RACE_RING];
 		uint32_t probe = __atomic_load_n(&log->probes_started, __ATOMIC_ACQUIRE);
-		int err = vfio_set_irqs_noop(r->fd);
+		int err = vfio_set_irqs_noop(devfd);
 
 		if (k == 1)
 			log->first_err = err;
 		if (err && !log->first_refused) {
 			log->refused_err = err;
-			log->refused_probe = probe;
 			log->first_refused = k;
 		} else if (!err && log->first_refused) {
 			log->late++;
@@ -95,38 +80,43 @@ static int set_irqs_task(void *arg)
 		__atomic_store_n(&c->k, k, __ATOMIC_RELEASE);
 		__atomic_store_n(&log->calls, k, __ATOMIC_RELEASE);
 	}
-	return 0;
 }
 
 /* LUO's serializer takes its rwsem for writing and keeps it until the kexec: the session ioctl it catches never returns. */
-static int probe_task(void *arg)
+static void probe_loop(struct irq_race_log *log, int session)
 {
-	struct racer *r = arg;
-	struct irq_race_log *log = r->log;
-	int err = pin_to(RACE_CPU);
-
-	if (err)
-		log->pin_err = err;
 	for (uint32_t k = 1;; k++) {
 		char name[64];
+		int err;
 
 		__atomic_store_n(&log->probes_started, k, __ATOMIC_RELEASE);
-		err = luo_session_name(r->fd, name, sizeof(name));
+		err = luo_session_name(session, name, sizeof(name));
 		if (k == 1)
 			log->probe_err = err;
 		__atomic_store_n(&log->probes_returned, k, __ATOMIC_RELEASE);
 	}
+}
+
+/* Both threads run on RACE_CPU, whatever they then loop on. */
+static int racer_entry(void *arg)
+{
+	struct racer *r = arg;
+	int err = pin_to(RACE_CPU);
+
+	if (err)
+		r->log->pin_err = err;
+	r->loop(r->log, r->fd);
 	return 0;
 }
 
 /* Memory and fds shared; not pthread_create, which mprotects a guard page the sandbox refuses. */
-static int start_task(int (*fn)(void *), struct racer *r)
+static int start_task(struct racer *r)
 {
 	void *stack = mmap(NULL, RACER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 
 	if (stack == MAP_FAILED)
 		return -errno;
-	return clone(fn, (char *)stack + RACER_STACK, CLONE_VM | CLONE_FILES | CLONE_FS | SIGCHLD, r) < 0 ? -errno : 0;
+	return clone(racer_entry, (char *)stack + RACER_STACK, CLONE_VM | CLONE_FILES | CLONE_FS | SIGCHLD, r) < 0 ? -errno : 0;
 }
 
 int irq_race_start(struct irq_race_log *log, int devfd, int session)
@@ -137,54 +127,15 @@ int irq_race_start(struct irq_race_log *log, int devfd, int session)
 	err = pin_to(REBOOT_CPU);
 	if (err)
 		return err;
-	set_irqs_racer = (struct racer){ .log = log, .fd = devfd };
-	probe_racer = (struct racer){ .log = log, .fd = session };
-	err = start_task(set_irqs_task, &set_irqs_racer);
+	set_irqs_racer = (struct racer){ .log = log, .fd = devfd, .loop = set_irqs_loop };
+	probe_racer = (struct racer){ .log = log, .fd = session, .loop = probe_loop };
+	err = start_task(&set_irqs_racer);
 	if (!err)
-		err = start_task(probe_task, &probe_racer);
+		err = start_task(&probe_racer);
 	while (!err && !(__atomic_load_n(&log->calls, __ATOMIC_ACQUIRE) && __atomic_load_n(&log->probes_returned, __ATOMIC_ACQUIRE))) {
 		if (now_ms() - t0 > START_WAIT_MS)
 			return -ETIMEDOUT;
 		nap_ms(1);
 	}
 	return err ?: log->pin_err;
-}
-
-/* A refusal shows the freeze by itself; a log with none needs calls that began after LUO's serializer took the sessions,
- * which the probe's last, never-returning call marks. */
-void irq_race_judge(const struct irq_race_log *log, struct irq_race_verdict *v)
-{
-	uint32_t n = log->calls, last = log->probes_started, first = n > IRQ_RACE_RING ? n - IRQ_RACE_RING + 1 : 1;
-	uint32_t after = 0, accepted = 0, oldest_after = 0;
-	int blocked = log->probes_returned + 1 == last;
-
-	memset(v, 0, sizeof(*v));
-	if (log->magic != IRQ_RACE_MAGIC) {
-		snprintf(v->text, sizeof(v->text), "the race log crossed without its magic (0x%x)", log->magic);
-		return;
-	}
-	for (uint32_t k = first; blocked && k <= n; k++) {
-		const struct irq_race_call *c = &log->ring[(k - 1) % IRQ_RACE_RING];
-
-		if (c->k != k || c->probe != last)
-			continue;
-		if (!after++)
-			oldest_after = k;
-		accepted += !c->err;
-	}
-	v->ran = log->first_refused || after;
-	if (log->late) {
-		snprintf(v->text, sizeof(v->text), "%u SET_IRQS calls returned 0 after call %u was refused with %s", log->late, log->first_refused,
-			 errname(log->refused_err));
-	} else if (log->first_refused) {
-		v->ok = 1;
-		snprintf(v->text, sizeof(v->text), "calls 1-%u returned 0, then calls %u-%u were refused with %s up to the kexec (%u of the last %u began after LUO's serializer took the sessions, %u of those accepted)",
-			 log->first_refused - 1, log->first_refused, n, errname(log->refused_err), after, n - first + 1, accepted);
-	} else if (after) {
-		snprintf(v->text, sizeof(v->text), "%s%u SET_IRQS calls began after LUO's serializer took the sessions, up to the kexec, and every one returned 0",
-			 oldest_after == first && first > 1 ? "at least " : "", after);
-	} else {
-		snprintf(v->text, sizeof(v->text), "none of %u SET_IRQS calls was refused, and none began after LUO's serializer took the sessions (probe %u started, %u returned; the last call began at probe %u)",
-			 n, last, log->probes_returned, n ? log->ring[(n - 1) % IRQ_RACE_RING].probe : 0);
-	}
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define IRQ_RACE_MAGIC 0x49525143u
 #define IRQ_RACE_RING 1024 /* the last calls before the kexec: far more than run between the probe blocking and the CPUs stopping */
 
 /* One SET_IRQS call: its number, the LUO probe count when it started, and its result (0 or -errno). */
@@ -20,9 +21,8 @@ struct irq_race_log {
 	uint32_t probes_returned;
 	int32_t first_err;        /* the first SET_IRQS, before any freeze */
 	int32_t probe_err;        /* the first probe: GET_NAME of the session */
-	uint32_t first_refused;   /* the first SET_IRQS refused (0: none), its errno, and the probe count when it began */
+	uint32_t first_refused;   /* the first SET_IRQS refused (0: none), and its errno */
 	int32_t refused_err;
-	uint32_t refused_probe;
 	uint32_t late;            /* calls that returned 0 after one was refused */
 	int32_t pin_err;          /* sched_setaffinity of a thread to its CPU */
 	struct irq_race_call ring[IRQ_RACE_RING];
