@@ -1357,119 +1357,42 @@ static int run_flow(const struct plan *p, const struct flow *f)
 	return end_last_stage();
 }
 
-int case_luo_dma_buffer(const struct plan *p)
+/* Each kexec case is a flow of the engine above; vh.iommufd=1 (iommufd-handover) makes the iommufd cross too. */
+static const struct {
+	const char *name;
+	struct flow f;
+} flows[] = {
+	{ VH_CASE_LUO_DMA_BUFFER, { .dma = 1 } },
+	{ VH_CASE_MEMFD_CHAIN, { .dma = 1 } },
+	{ VH_CASE_KEXEC_CHAIN, { .dma = 1, .preserve_device = 1 } },
+	{ VH_CASE_VFIO_HANDOVER, { .dma = 1, .preserve_device = 1 } },
+	{ VH_CASE_IOMMUFD_HANDOVER, { .dma = 1, .preserve_device = 1 } },
+	{ VH_CASE_VFIO_HANDOVER_IOMMU, { .dma = 1, .preserve_device = 1 } },
+	{ VH_CASE_ONLY_VFIO, { .preserve_device = 1, .native = 1 } },
+	/* the controller crosses enabled, its queues in the preserved memfd */
+	{ VH_CASE_NVME_HANDOVER, { .dma = 1, .preserve_device = 1, .nvme = 1 } },
+	/* nvme reads issued before the kexec land, through it, in the preserved memfd */
+	{ VH_CASE_DMA_ACROSS_KEXEC, { .dma = 1, .preserve_device = 1, .nvme = 1, .in_flight = 6 } },
+	{ VH_CASE_LIFECYCLE_REPRESERVE, { .dma = 1, .preserve_device = 1, .represerve = 1 } },
+	{ VH_CASE_LIFECYCLE_SECOND_OPENER, { .dma = 1, .preserve_device = 1, .second_opener = 1 } },
+	{ VH_CASE_LIFECYCLE_ABANDONED, { .dma = 1, .preserve_device = 1, .nvme = 1, .in_flight = 9, .abandon = 1 } },
+	{ VH_CASE_LIFECYCLE_UNBIND_FINISH, { .dma = 1, .preserve_device = 1, .unbind = 1 } },
+	{ VH_CASE_LIFECYCLE_KHO_OFF, { .dma = 1, .preserve_device = 1, .kho_off = 1 } },
+	{ VH_CASE_LIFECYCLE_OWNER_CRASH, { .dma = 1, .preserve_device = 1, .nvme = 1, .in_flight = 9, .owner_crash = 1 } },
+	{ VH_CASE_LIFECYCLE_IRQ_AFTER_FREEZE, { .dma = 1, .preserve_device = 1, .irq_race = 1 } },
+	{ VH_CASE_LIFECYCLE_PRESSURE_BEFORE_MAP, { .dma = 1, .preserve_device = 1, .pressure = 1 } },
+};
+
+int case_handover(const struct plan *p)
 {
-	static const struct flow f = { .dma = 1 };
+	for (size_t i = 0; i < sizeof(flows) / sizeof(flows[0]); i++) {
+		if (!strcmp(p->casename, flows[i].name)) {
+			struct flow f = flows[i].f;
 
-	return run_flow(p, &f);
-}
-
-int case_kexec_chain(const struct plan *p)
-{
-	static const struct flow f = { .dma = 1, .preserve_device = 1 };
-
-	return run_flow(p, &f);
-}
-
-int case_memfd_chain(const struct plan *p)
-{
-	static const struct flow f = { .dma = 1 };
-
-	return run_flow(p, &f);
-}
-
-/* vfio-handover and iommufd-handover: the iommufd crosses only where the case asks for it (vh.iommufd=1). */
-int case_vfio_handover(const struct plan *p)
-{
-	struct flow f = { .dma = 1, .preserve_device = 1 };
-
-	f.preserve_iommufd = p->iommufd;
-	return run_flow(p, &f);
-}
-
-int case_only_vfio(const struct plan *p)
-{
-	static const struct flow f = { .preserve_device = 1, .native = 1 };
-
-	return run_flow(p, &f);
-}
-
-/* nvme-handover: the controller crosses enabled, its queues in the preserved memfd. */
-int case_nvme_handover(const struct plan *p)
-{
-	static const struct flow f = { .dma = 1, .preserve_device = 1, .nvme = 1 };
-
-	return run_flow(p, &f);
-}
-
-/* dma-across-kexec: nvme reads issued before the kexec land, through the kexec, in the preserved memfd. */
-int case_dma_across_kexec(const struct plan *p)
-{
-	static const struct flow f = { .dma = 1, .preserve_device = 1, .nvme = 1, .in_flight = 6 };
-
-	return run_flow(p, &f);
-}
-
-/* lifecycle-represerve: the retrieved device preserved again while still INCOMING must be refused. */
-int case_lifecycle_represerve(const struct plan *p)
-{
-	static const struct flow f = { .dma = 1, .preserve_device = 1, .represerve = 1 };
-
-	return run_flow(p, &f);
-}
-
-/* lifecycle-second-opener: between RETRIEVE_FD and the owner's bind, a plain open of the cdev must not bind. */
-int case_lifecycle_second_opener(const struct plan *p)
-{
-	static const struct flow f = { .dma = 1, .preserve_device = 1, .second_opener = 1 };
-
-	return run_flow(p, &f);
-}
-
-/* lifecycle-abandoned: the device handed over running is never retrieved; its session is FINISHed. */
-int case_lifecycle_abandoned(const struct plan *p)
-{
-	static const struct flow f = { .dma = 1, .preserve_device = 1, .nvme = 1, .in_flight = 9, .abandon = 1 };
-
-	return run_flow(p, &f);
-}
-
-/* lifecycle-unbind-finish: FINISH races a sysfs unbind of the retrieved device from another thread. */
-int case_lifecycle_unbind_finish(const struct plan *p)
-{
-	static const struct flow f = { .dma = 1, .preserve_device = 1, .unbind = 1 };
-
-	return run_flow(p, &f);
-}
-
-/* lifecycle-kho-off: the next kernel boots with kho=off; a device handed over running must not master on in it. */
-int case_lifecycle_kho_off(const struct plan *p)
-{
-	static const struct flow f = { .dma = 1, .preserve_device = 1, .kho_off = 1 };
-
-	return run_flow(p, &f);
-}
-
-/* lifecycle-owner-crash: the owner, with reads in flight and the device and memfd preserved, dies by SIGKILL before it kexecs. */
-int case_lifecycle_owner_crash(const struct plan *p)
-{
-	static const struct flow f = { .dma = 1, .preserve_device = 1, .nvme = 1, .in_flight = 9, .owner_crash = 1 };
-
-	return run_flow(p, &f);
-}
-
-/* lifecycle-irq-after-freeze: while the kernel freezes for the kexec, another thread keeps calling SET_IRQS on the device. */
-int case_lifecycle_irq_after_freeze(const struct plan *p)
-{
-	static const struct flow f = { .dma = 1, .preserve_device = 1, .irq_race = 1 };
-
-	return run_flow(p, &f);
-}
-
-/* lifecycle-pressure-before-map: the retrieved memfd's pages stay put under compaction and migration until mapped. */
-int case_lifecycle_pressure_before_map(const struct plan *p)
-{
-	static const struct flow f = { .dma = 1, .preserve_device = 1, .pressure = 1 };
-
-	return run_flow(p, &f);
+			f.preserve_iommufd = p->iommufd;
+			return run_flow(p, &f);
+		}
+	}
+	ktap_bail("case %s has no handover flow", p->casename);
+	return 1;
 }
