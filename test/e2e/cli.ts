@@ -1,5 +1,5 @@
 // Runs the real CLI as a user would: a child process, real QEMU, results in a scratch folder.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa, type Options } from 'execa';
@@ -13,6 +13,25 @@ export function scratch(): string {
 
 export function run(args: string[], opts: Options = {}) {
   return execa(cli, args, { reject: false, all: false, ...opts });
+}
+
+/** The run folder a results root's `latest` points at. */
+export const runDirOf = (dir: string) => join(dir, readlinkSync(join(dir, 'latest')));
+
+/** One `vfio-handover run ARGS --tap` into a fresh results folder, as the whole-suite tests read it. */
+export interface SuiteRun {
+  tap: string;
+  stderr: string;
+  exitCode: number | undefined;
+  cases: TopLevel[];
+  runDir: string;
+}
+
+export async function runSuite(args: string[]): Promise<SuiteRun> {
+  const dir = scratch();
+  const r = await run(['run', ...args, '--tap', '--results', dir]);
+  const tap = String(r.stdout);
+  return { tap, stderr: String(r.stderr), exitCode: r.exitCode, cases: topLevel(tap), runDir: runDirOf(dir) };
 }
 
 export interface TopLevel {

@@ -1,17 +1,16 @@
 // Reference series v2 (kernels/patches/noiommu-continuous-dma) on upstream's PCI v7 + VFIO v5, which
 // --series-base supplies: every handover and lifecycle case but its findings passes with every device claim required,
 // the kernel itself refuses what the DMA controls cheat with, and without the base the run stops in one line.
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allCases } from '../../cases/index.ts';
-import { run, scratch, subtestOf, topLevel, type TopLevel } from './cli.ts';
+import { run, runSuite, scratch, subtestOf, type SuiteRun } from './cli.ts';
 import { continuousDmaSeries, upstreamSeries } from './kernels.ts';
 import { validateRunFiles } from '../consumers.ts';
 
 const base = ['--series-base', upstreamSeries];
 const required = ['--require', 'vfio-preserve', '--require', 'vfio-reserve', '--require', 'vfio-running'];
-const runDirOf = (dir: string) => join(dir, readlinkSync(join(dir, 'latest')));
 
 describe('without --series-base', () => {
   it('stops before building anything, with one line naming both covers and how to fetch them', async () => {
@@ -27,19 +26,10 @@ describe('without --series-base', () => {
 });
 
 describe.runIf(existsSync(upstreamSeries))(`${continuousDmaSeries} --series-base upstream, every device claim required`, () => {
-  let tap = '';
-  let stderr = '';
-  let exitCode: number | undefined;
-  let cases: TopLevel[] = [];
-  let runDir = '';
+  let s: SuiteRun;
 
   beforeAll(async () => {
-    const dir = scratch();
-    const r = await run(['run', '--kernel', continuousDmaSeries, ...base, ...required, '--tap', '--results', dir]);
-    ({ stdout: tap, stderr } = { stdout: String(r.stdout), stderr: String(r.stderr) });
-    exitCode = r.exitCode;
-    cases = topLevel(tap);
-    runDir = runDirOf(dir);
+    s = await runSuite(['--kernel', continuousDmaSeries, ...base, ...required]);
   }, 600_000);
 
   // Its finding: an iommu-mode device is handed over as upstream hands it, reset (the series keeps only no-IOMMU devices
@@ -47,22 +37,22 @@ describe.runIf(existsSync(upstreamSeries))(`${continuousDmaSeries} --series-base
   const findings = ['vfio-handover-iommu'];
 
   it('passes every case but its finding; only iommufd-handover SKIPs (nothing preserves an iommufd); its reports validate', async () => {
-    expect(exitCode, `${tap}\n${stderr}`).toBe(1);
-    expect(await validateRunFiles(runDir)).toEqual([]);
+    expect(s.exitCode, `${s.tap}\n${s.stderr}`).toBe(1);
+    expect(await validateRunFiles(s.runDir)).toEqual([]);
     const iommufd = expect.stringMatching(/^iommufd-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the iommufd returned E[A-Z]+$/);
-    expect(cases.map((c) => [c.name, c.ok, c.skip])).toEqual(allCases.map((c) => [c.name, !findings.includes(c.name), c.name === 'iommufd-handover' ? iommufd : false]));
+    expect(s.cases.map((c) => [c.name, c.ok, c.skip])).toEqual(allCases.map((c) => [c.name, !findings.includes(c.name), c.name === 'iommufd-handover' ? iommufd : false]));
     // Refused, said, and the device still its owner's: kexec_reboot ok with the errno, stage 2 ok saying no such kernel ran.
-    const kho = subtestOf(tap, 'lifecycle-kho-off');
+    const kho = subtestOf(s.tap, 'lifecycle-kho-off');
     const said = 'the kernel refused the kexec into a kernel booted with kho=off: ENOEXEC';
     expect(kho).toMatch(new RegExp(`^ {4}ok \\d+ - stage1/kexec_reboot(?: # time=\\d+ms)?\\n {6}---\\n {6}expected: .*\\n {6}seen: "${said}"`, 'm'));
     expect(kho).toMatch(/^ {4}ok \d+ - stage1\/device_kept_after_refused_kexec(?: # time=\d+ms)?$/m);
     expect(kho).toMatch(new RegExp(`^ {4}ok \\d+ - stage2/unclaimed_device_stopped\\n {6}---\\n {6}expected: .*\\n {6}seen: "no such kernel ran: ${said}"`, 'm'));
-    expect(readFileSync(join(runDir, 'lifecycle-kho-off.console.log'), 'utf8')).toMatch(/luo: Refusing kexec: the next kernel's command line turns KHO or LUO off, session \[vh-dma\] holds files/);
-    expect(subtestOf(tap, 'vfio-handover-iommu')).toMatch(/^ {4}not ok \d+ - stage2\/bus_master_before_open(?: # time=\d+ms)?\n {6}---\n {6}expected: .*\n {6}seen: "PCI_COMMAND 0x0400"/m);
+    expect(readFileSync(join(s.runDir, 'lifecycle-kho-off.console.log'), 'utf8')).toMatch(/luo: Refusing kexec: the next kernel's command line turns KHO or LUO off, session \[vh-dma\] holds files/);
+    expect(subtestOf(s.tap, 'vfio-handover-iommu')).toMatch(/^ {4}not ok \d+ - stage2\/bus_master_before_open(?: # time=\d+ms)?\n {6}---\n {6}expected: .*\n {6}seen: "PCI_COMMAND 0x0400"/m);
   });
 
   it('the kernel says what it did: reserved at enumeration, left running at freeze, opened without reset', () => {
-    const log = readFileSync(join(runDir, 'only-vfio.console.log'), 'utf8');
+    const log = readFileSync(join(s.runDir, 'only-vfio.console.log'), 'utf8');
     const stage2 = log.slice(log.indexOf('Command line:', log.indexOf('Run /init')));
     expect(log).toMatch(/vfio-pci 0000:0\d:00\.0: Left running across Live Update, bus master on/);
     const reserved = stage2.search(/pci 0000:0\d:00\.0: Reserved for vfio-pci until it finishes Live Update/);

@@ -1,13 +1,12 @@
 // A series' own kselftest in our VM, booted for real: upstream's vfio_pci_liveupdate_uapi_test, built from the patched
 // tree, run on edu behind intel-iommu, its KTAP nested under the case; plain 7.3's tree has no such test, so it SKIPs.
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run, scratch, topLevel } from './cli.ts';
+import { run, runDirOf, scratch, topLevel } from './cli.ts';
 import { upstreamSeries } from './kernels.ts';
 import { validateRunFiles } from '../consumers.ts';
 
-const runDirOf = (dir: string) => join(dir, readlinkSync(join(dir, 'latest')));
 const point = 'kselftest:vfio_pci_liveupdate_uapi_test';
 
 describe.skipIf(!existsSync(upstreamSeries))(`upstream-uapi-selftest on upstream PCI v7 + VFIO v5 (${upstreamSeries})`, () => {

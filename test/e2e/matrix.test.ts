@@ -1,12 +1,11 @@
 // The claims matrix on upstream's series, booted for real: which guarantees it gives, each cell an assertion.
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run, scratch } from './cli.ts';
+import { run, runDirOf, scratch } from './cli.ts';
 import { upstreamSeries } from './kernels.ts';
 import { validateRunFiles } from '../consumers.ts';
 
-const runDirOf = (dir: string) => join(dir, readlinkSync(join(dir, 'latest')));
 
 describe.skipIf(!existsSync(upstreamSeries))(`matrix on upstream PCI v7 + VFIO v5 (${upstreamSeries})`, () => {
   it('places it claim by claim: the fd crosses when userspace binds vfio-pci, but neither only VFIO nor kept running', async () => {

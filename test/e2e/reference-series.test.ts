@@ -1,11 +1,11 @@
 // The reference kernel series (kernels/patches/noiommu-handover), built through the same --patches
 // path as any user's series: the handover cases pass on it, and its new guarantees have controls.
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allAssertions } from '../../cases/case.ts';
 import { allCases } from '../../cases/index.ts';
-import { run, scratch, subtestOf, topLevel, type TopLevel } from './cli.ts';
+import { run, runDirOf, runSuite, scratch, subtestOf, topLevel, type SuiteRun } from './cli.ts';
 import { oneHopControl } from './kernels.ts';
 import { validateRunFiles } from '../consumers.ts';
 import { controls as selftestControls, kernelControls } from '../../harness/selftest.ts';
@@ -19,50 +19,40 @@ const handover = ['vfio-handover', 'iommufd-handover', 'only-vfio', 'kexec-chain
  * is still taken once the device is frozen for the kexec (issue 18's bug 3); the retrieved memfd's pages migrate before the
  * owner maps them again (bug 6). */
 const findings = ['lifecycle-second-opener', 'lifecycle-abandoned', 'lifecycle-unbind-finish', 'lifecycle-kho-off', 'lifecycle-irq-after-freeze', 'lifecycle-pressure-before-map'];
-const runDirOf = (dir: string) => join(dir, readlinkSync(join(dir, 'latest')));
 
 describe(`${series} --require vfio-preserve (the whole suite)`, () => {
-  let tap = '';
-  let stderr = '';
-  let exitCode: number | undefined;
-  let cases: TopLevel[] = [];
-  let runDir = '';
+  let s: SuiteRun;
 
   beforeAll(async () => {
-    const dir = scratch();
-    const r = await run(['run', '--kernel', series, '--require', 'vfio-preserve', '--tap', '--results', dir]);
-    ({ stdout: tap, stderr } = { stdout: String(r.stdout), stderr: String(r.stderr) });
-    exitCode = r.exitCode;
-    cases = topLevel(tap);
-    runDir = runDirOf(dir);
+    s = await runSuite(['--kernel', series, '--require', 'vfio-preserve']);
   }, 600_000);
 
   it('passes every case but its findings (the second opener, the abandoned device, the unbind during FINISH, kho=off, SET_IRQS after freeze, pages moved before the map); iommufd-handover skips (no iommufd preserved), and so does the iommu-mode handover (no-IOMMU devices only, not required here); its reports validate', async () => {
     // The deadlock is a hang: an ERROR naming the phase, QEMU killed, so the run exits as infrastructure trouble (3).
-    expect(exitCode, `${tap}\n${stderr}`).toBe(3);
-    expect(await validateRunFiles(runDir)).toEqual([]);
+    expect(s.exitCode, `${s.tap}\n${s.stderr}`).toBe(3);
+    expect(await validateRunFiles(s.runDir)).toEqual([]);
     const iommufd = expect.stringMatching(/^iommufd-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the iommufd returned E[A-Z]+$/);
     const skips: Record<string, unknown> = {
       'iommufd-handover': iommufd,
       'vfio-handover-iommu': 'vfio-preserve: LIVEUPDATE_SESSION_PRESERVE_FD of the vfio cdev fd returned ENOENT',
       'upstream-uapi-selftest': expect.stringMatching(/^kernel tree debian:7\.3\+noiommu-handover has no kselftest vfio\/vfio_pci_liveupdate_uapi_test /),
     };
-    expect(cases.map((c) => [c.name, c.ok, c.skip])).toEqual(allCases.map((c) => [c.name, !findings.includes(c.name), skips[c.name] ?? false]));
+    expect(s.cases.map((c) => [c.name, c.ok, c.skip])).toEqual(allCases.map((c) => [c.name, !findings.includes(c.name), skips[c.name] ?? false]));
     // The series gives a second opener the owner's no-reset open: it binds, and the owner then finds bus mastering off.
-    expect(subtestOf(tap, 'lifecycle-second-opener')).toMatch(/^ {4}not ok \d+ - stage2\/second_opener_refused(?: # time=\d+ms)?\n {6}---\n {6}expected: "VFIO_DEVICE_BIND_IOMMUFD on a fresh open of the cdev refused with EBUSY"\n {6}seen: "bound"/m);
+    expect(subtestOf(s.tap, 'lifecycle-second-opener')).toMatch(/^ {4}not ok \d+ - stage2\/second_opener_refused(?: # time=\d+ms)?\n {6}---\n {6}expected: "VFIO_DEVICE_BIND_IOMMUFD on a fresh open of the cdev refused with EBUSY"\n {6}seen: "bound"/m);
     // FINISH of the session holding the never-retrieved device completes, yet the device masters on and its queued reads land.
-    expect(subtestOf(tap, 'lifecycle-abandoned')).toMatch(/^ {4}not ok \d+ - stage2\/abandoned_device_quiesced(?: # time=\d+ms)?\n {6}---\n {6}expected: "[^"]*"\n {6}seen: "FINISH completed, PCI_COMMAND 0x[0-9a-f]{3}[4-7c-f]"/m);
-    expect(subtestOf(tap, 'lifecycle-abandoned')).toMatch(/^ {4}not ok \d+ - stage2\/no_dma_after_finish(?: # time=\d+ms)?\n {6}---\n {6}expected: "[^"]*"\n {6}seen: "(\d+) of the \1 still pending landed in the memfd within \d+ ms after FINISH"/m);
+    expect(subtestOf(s.tap, 'lifecycle-abandoned')).toMatch(/^ {4}not ok \d+ - stage2\/abandoned_device_quiesced(?: # time=\d+ms)?\n {6}---\n {6}expected: "[^"]*"\n {6}seen: "FINISH completed, PCI_COMMAND 0x[0-9a-f]{3}[4-7c-f]"/m);
+    expect(subtestOf(s.tap, 'lifecycle-abandoned')).toMatch(/^ {4}not ok \d+ - stage2\/no_dma_after_finish(?: # time=\d+ms)?\n {6}---\n {6}expected: "[^"]*"\n {6}seen: "(\d+) of the \1 still pending landed in the memfd within \d+ ms after FINISH"/m);
     // FINISH never returns once the unbind is in progress: silence in phase case, the last word the device request relayed.
-    expect(subtestOf(tap, 'lifecycle-unbind-finish')).toMatch(/^ {4}ok \d+ - stage2\/unbind_in_progress/m);
-    expect(tap).toMatch(/^not ok \d+ - lifecycle-unbind-finish # time=\d+ms\n {2}---\n {2}severity: "error"\n {2}reason: "no progress for \d+ s in phase case \(/m);
+    expect(subtestOf(s.tap, 'lifecycle-unbind-finish')).toMatch(/^ {4}ok \d+ - stage2\/unbind_in_progress/m);
+    expect(s.tap).toMatch(/^not ok \d+ - lifecycle-unbind-finish # time=\d+ms\n {2}---\n {2}severity: "error"\n {2}reason: "no progress for \d+ s in phase case \(/m);
     // kho=off: the next kernel drops the hand-over, and the device the previous kernel kept mastering masters on, nobody's.
-    expect(subtestOf(tap, 'lifecycle-kho-off')).toMatch(/^ {4}not ok \d+ - stage2\/unclaimed_device_stopped(?: # time=\d+ms)?\n {6}---\n {6}expected: "[^"]*"\n {6}seen: "PCI_COMMAND 0x[0-9a-f]{3}[4-7c-f], driver \(none\)"/m);
+    expect(subtestOf(s.tap, 'lifecycle-kho-off')).toMatch(/^ {4}not ok \d+ - stage2\/unclaimed_device_stopped(?: # time=\d+ms)?\n {6}---\n {6}expected: "[^"]*"\n {6}seen: "PCI_COMMAND 0x[0-9a-f]{3}[4-7c-f], driver \(none\)"/m);
     // Freeze only checks the device's state: the racing thread's SET_IRQS calls are taken up to the kexec.
-    expect(subtestOf(tap, 'lifecycle-irq-after-freeze')).toMatch(/^ {4}not ok \d+ - stage2\/set_irqs_refused_after_freeze(?: # time=\d+ms)?\n {6}---\n {6}expected: "[^"]*"\n {6}seen: "(at least )?\d+ SET_IRQS calls began after LUO's serializer took the sessions, up to the kexec, and every one returned 0"/m);
+    expect(subtestOf(s.tap, 'lifecycle-irq-after-freeze')).toMatch(/^ {4}not ok \d+ - stage2\/set_irqs_refused_after_freeze(?: # time=\d+ms)?\n {6}---\n {6}expected: "[^"]*"\n {6}seen: "(at least )?\d+ SET_IRQS calls began after LUO's serializer took the sessions, up to the kexec, and every one returned 0"/m);
     // Bug 6: nothing holds the retrieved memfd's pages until IOAS_MAP_FILE, so move_pages migrates each, and GET_PA then differs.
-    expect(subtestOf(tap, 'lifecycle-pressure-before-map')).toMatch(/^ {4}not ok \d+ - stage2\/retrieved_pages_stay_put(?: # time=\d+ms)?\n {6}---\n {6}expected: "[^"]*"\n {6}seen: "4 of 4 pages moved to node1 \(.*: MMMM\)"/m);
-    expect(subtestOf(tap, 'lifecycle-pressure-before-map')).toMatch(/^ {4}not ok \d+ - stage2\/pa_unchanged_across_kexec(?: # time=\d+ms)?\n {6}---\n {6}expected: "[^"]*"\n {6}seen: "4 of 4 pages moved; page 0: 0x[0-9a-f]+, was 0x[0-9a-f]+"/m);
+    expect(subtestOf(s.tap, 'lifecycle-pressure-before-map')).toMatch(/^ {4}not ok \d+ - stage2\/retrieved_pages_stay_put(?: # time=\d+ms)?\n {6}---\n {6}expected: "[^"]*"\n {6}seen: "4 of 4 pages moved to node1 \(.*: MMMM\)"/m);
+    expect(subtestOf(s.tap, 'lifecycle-pressure-before-map')).toMatch(/^ {4}not ok \d+ - stage2\/pa_unchanged_across_kexec(?: # time=\d+ms)?\n {6}---\n {6}expected: "[^"]*"\n {6}seen: "4 of 4 pages moved; page 0: 0x[0-9a-f]+, was 0x[0-9a-f]+"/m);
   });
 
   it('reports every declared assertion as its own ok test point; only the iommufd ones SKIP', () => {
@@ -71,14 +61,14 @@ describe(`${series} --require vfio-preserve (the whole suite)`, () => {
       allAssertions(c).forEach((a, i) => {
         const iommufd = /(preserve|retrieve)_iommufd$/.test(a);
         const tail = iommufd ? ' # SKIP iommufd-preserve: .*' : '( # time=\\d+ms)?';
-        expect(subtestOf(tap, name), `${name} ${a}`).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${a.replace('/', '\\/')}${tail}$`, 'm'));
+        expect(subtestOf(s.tap, name), `${name} ${a}`).toMatch(new RegExp(`^ {4}ok ${i + 1} - ${a.replace('/', '\\/')}${tail}$`, 'm'));
       });
     }
   });
 
   it('binds the device to vfio-pci before userspace, never to its native driver, and keeps it running', () => {
-    expect(subtestOf(tap, 'only-vfio')).toMatch(/^ {4}# info stage2\/driver_at_start=vfio-pci$/m);
-    const log = readFileSync(join(runDir, 'only-vfio.console.log'), 'utf8');
+    expect(subtestOf(s.tap, 'only-vfio')).toMatch(/^ {4}# info stage2\/driver_at_start=vfio-pci$/m);
+    const log = readFileSync(join(s.runDir, 'only-vfio.console.log'), 'utf8');
     const stage2 = log.slice(log.indexOf('Command line:', log.indexOf('Run /init')));
     const reserved = stage2.search(/pci 0000:0\d:00\.0: handed over by the previous kernel, reserved for vfio-pci/);
     expect(reserved).toBeGreaterThan(0);
@@ -88,13 +78,13 @@ describe(`${series} --require vfio-preserve (the whole suite)`, () => {
   });
 
   it("dma-across-kexec: reads in flight land inside the kexec window, and QEMU's own record puts every write in a preserved page", () => {
-    const sub = subtestOf(tap, 'dma-across-kexec');
+    const sub = subtestOf(s.tap, 'dma-across-kexec');
     expect(sub).toMatch(/^ {4}ok \d+ - stage2\/device_writes_preserved$/m);
     expect(sub).toMatch(/^ {4}# info stage2\/device_writes=6 reads in flight at the reboot call, [1-6] landed inside the kexec window, \d after the next \/init; 7 reads and 7 completions checked$/m);
   });
 
   it('measures the blackout at every hop of the chain', () => {
-    for (const k of [1, 2, 3]) expect(subtestOf(tap, 'kexec-chain')).toMatch(new RegExp(`^ {4}# timing blackout${k}_ms=\\d+$`, 'm'));
+    for (const k of [1, 2, 3]) expect(subtestOf(s.tap, 'kexec-chain')).toMatch(new RegExp(`^ {4}# timing blackout${k}_ms=\\d+$`, 'm'));
   });
 });
 

@@ -22,6 +22,15 @@ describe('QEMU command line', () => {
     expect(bdfOf({ slot: 4 })).toBe('0000:00:04.0');
   });
 
+  it("names the QEMU after the case's results path (commas doubled), which the e2e tests look for to find one left behind", () => {
+    const argv = qemuArgv({
+      arch, accel: { name: 'tcg', why: 'test' }, qemu: 'qemu', kernel: 'k', initrd: 'i', cmdline: 'c',
+      memoryMiB: 512, cpus: 1, devices: [], resultSocket: '/tmp/vh-x/result', name: '/r/a,b/boot',
+    });
+    expect(argv.slice(argv.indexOf('-name'), argv.indexOf('-name') + 2)).toEqual(['-name', 'guest=/r/a,,b/boot']);
+    expect(qemuArgv({ arch, accel: { name: 'tcg', why: 'test' }, qemu: 'qemu', kernel: 'k', initrd: 'i', cmdline: 'c', memoryMiB: 512, cpus: 1, devices: [], resultSocket: '/s' })).not.toContain('-name');
+  });
+
   it('puts each device behind its own pcie-root-port unless the case keeps it on the root bus', () => {
     const devices = placeDevices([{ model: 'edu' }, { model: 'virtio-rng-pci', rootBus: true }, { model: 'nvme', props: { serial: 'a,b' } }], 4);
     expect(devices.map(bdfOf)).toEqual(['0000:01:00.0', '0000:00:05.0', '0000:02:00.0']);
